@@ -1,0 +1,24 @@
+"""Typed keys of the state an application holds (``app[KEY]``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from integration_bridge.adapter import Adapter
+    from integration_bridge.cache.contacts import ContactCache
+    from integration_bridge.cache.storage import Storage
+    from integration_bridge.cache.token import TokenCache
+    from integration_bridge.pubsub.publisher import Publisher
+    from integration_bridge.pubsub.streaming import ContactStreamer
+    from integration_bridge.settings import Settings
+
+ADAPTER: web.AppKey[Adapter] = web.AppKey("adapter")
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORAGE: web.AppKey[Storage] = web.AppKey("storage")
+CONTACT_CACHE: web.AppKey[ContactCache] = web.AppKey("contact_cache")
+TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
+PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher")
+STREAMER: web.AppKey[ContactStreamer] = web.AppKey("contact_streamer")

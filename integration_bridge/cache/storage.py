@@ -1,0 +1,175 @@
+"""The storage interface behind the caches, and its in-process memory store.
+
+Values are JSON documents held as a `Blob`: the UTF-8 JSON bytes and, made
+once on demand, their gzip form. Serving a cached value therefore never
+re-encodes it; a store may keep either form and derive the other lazily.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+import zlib
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+
+__all__ = ["Blob", "MemoryStorage", "Storage"]
+
+_GZIP_LEVEL = 6
+
+
+class Blob:
+    """One JSON document as bytes, with its gzip encoding made at most once."""
+
+    __slots__ = ("_gzip", "_json")
+
+    def __init__(self, json: bytes | None = None, *, gzip_bytes: bytes | None = None) -> None:
+        if json is None and gzip_bytes is None:
+            raise ValueError("a Blob needs its JSON or its gzip bytes")
+        self._json = json
+        self._gzip = gzip_bytes
+
+    @classmethod
+    def of(cls, value: Any) -> Blob:
+        """Encode a JSON-ready value."""
+        return cls(orjson.dumps(value))
+
+    @property
+    def json(self) -> bytes:
+        """The UTF-8 JSON bytes."""
+        if self._json is None:
+            assert self._gzip is not None
+            self._json = gzip.decompress(self._gzip)
+        return self._json
+
+    @property
+    def gzip(self) -> bytes:
+        """The gzip-compressed JSON bytes (computed once)."""
+        if self._gzip is None:
+            assert self._json is not None
+            self._gzip = gzip_bytes(self._json)
+        return self._gzip
+
+    def value(self) -> Any:
+        """The decoded JSON value."""
+        return orjson.loads(self.json)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the forms made so far."""
+        return len(self._json or b"") + len(self._gzip or b"")
+
+    def drop_json(self) -> None:
+        """Keep only the compressed form (the JSON is made again when asked for)."""
+        if self._json is not None:
+            self.gzip  # noqa: B018 - make sure the compressed form exists first
+            self._json = None
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """gzip-compress with a fixed header (no timestamp), so equal inputs give equal outputs."""
+    compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)
+    return compressor.compress(data) + compressor.flush()
+
+
+class Storage(ABC):
+    """A key-value store of JSON documents with TTLs (memory or Redis)."""
+
+    @abstractmethod
+    async def get(self, key: str) -> Blob | None:
+        """The value under ``key``, or None when absent or expired."""
+
+    @abstractmethod
+    async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (the store's default when None)."""
+
+    @abstractmethod
+    async def add(self, key: str, value: Blob, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent, atomically; True when stored."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove ``key`` (no error when absent)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+class MemoryStorage(Storage):
+    """An in-process store bounded by bytes (least recently used go first) with a TTL."""
+
+    # Rough per-entry cost of the dict slot, tuple, key and Blob objects.
+    _ENTRY_OVERHEAD = 200
+
+    def __init__(
+        self,
+        max_bytes: int = 400 * 1024 * 1024,
+        default_ttl: float = 30 * 24 * 3600,
+        *,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.default_ttl = default_ttl
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[Blob, float, int]] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def used_bytes(self) -> int:
+        """Bytes accounted to the entries held now."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _live(self, key: str) -> Blob | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        blob, expires, _ = entry
+        if expires <= self._clock():
+            self._remove(key)
+            return None
+        return blob
+
+    def _remove(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
+
+    def _put(self, key: str, value: Blob, ttl: float | None) -> None:
+        self._remove(key)
+        size = value.nbytes + len(key) + self._ENTRY_OVERHEAD
+        if size > self.max_bytes:
+            return  # larger than the whole store: not cached at all
+        expires = self._clock() + (self.default_ttl if ttl is None else ttl)
+        self._entries[key] = (value, expires, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes and self._entries:
+            oldest = next(iter(self._entries))
+            self._remove(oldest)
+
+    async def get(self, key: str) -> Blob | None:
+        """The value under ``key`` (marks it recently used)."""
+        blob = self._live(key)
+        if blob is not None:
+            self._entries.move_to_end(key)
+        return blob
+
+    async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
+        """Store ``value``, evicting least recently used entries past the byte bound."""
+        self._put(key, value, ttl)
+
+    async def add(self, key: str, value: Blob, ttl: float | None = None) -> bool:
+        """Store ``value`` if ``key`` is absent."""
+        if self._live(key) is not None:
+            return False
+        self._put(key, value, ttl)
+        return True
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``."""
+        self._remove(key)
