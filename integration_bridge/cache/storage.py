@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Blob", "MemoryStorage", "Storage"]
+__all__ = ["Blob", "MemoryStorage", "Storage", "StorageUnavailable", "gzip_bytes"]
 
 _GZIP_LEVEL = 6
 
@@ -75,8 +75,16 @@ def gzip_bytes(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+class StorageUnavailable(Exception):  # noqa: N818 - reads better at the call site
+    """The store could not be reached in time; callers fall through to the CRM."""
+
+
 class Storage(ABC):
-    """A key-value store of JSON documents with TTLs (memory or Redis)."""
+    """A key-value store of JSON documents with TTLs (memory or Redis).
+
+    Methods raise `StorageUnavailable` when a remote store fails; callers treat
+    that as a cache miss (reads) or a skipped write and never fail a request.
+    """
 
     @abstractmethod
     async def get(self, key: str) -> Blob | None:

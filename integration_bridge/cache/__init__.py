@@ -1,0 +1,1 @@
+"""Storage (memory, Redis), the contact cache and the OAuth token cache."""

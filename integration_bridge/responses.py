@@ -1,0 +1,90 @@
+"""Small helpers for reading request bodies and writing JSON answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel
+
+from integration_bridge.errors import ServerError
+
+__all__ = [
+    "JSON_CONTENT_TYPE",
+    "accepts_gzip",
+    "json_bytes",
+    "json_response",
+    "read_json",
+    "read_json_object",
+    "text_response",
+]
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_bytes(value: Any) -> bytes:
+    """Encode a value (models included, camelCase) as JSON bytes."""
+    return orjson.dumps(value, default=_default)
+
+
+def json_response(
+    value: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """A JSON answer encoded with orjson."""
+    response = web.Response(body=json_bytes(value), status=status, headers=headers)
+    response.headers["Content-Type"] = JSON_CONTENT_TYPE
+    return response
+
+
+def text_response(text: str, *, status: int = 200) -> web.Response:
+    """A text/plain answer (an empty text gives an empty body)."""
+    return web.Response(text=text, status=status, content_type="text/plain")
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body; an empty body counts as ``{}``.
+
+    Raises:
+        ServerError: 400 when the body is not valid JSON (413 comes from aiohttp
+            when it is larger than the configured limit).
+    """
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ServerError(400, f"Malformed JSON body: {error}") from None
+
+
+async def read_json_object(request: web.Request, what: str = "request body") -> dict[str, Any]:
+    """The request's JSON body, which must be an object.
+
+    Raises:
+        ServerError: 400 for malformed JSON or a body that is not an object.
+    """
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise ServerError(400, f"Invalid {what}: expected a JSON object")
+    return body
+
+
+def accepts_gzip(request: web.Request) -> bool:
+    """Whether the client accepts a gzip-encoded answer."""
+    accept = request.headers.get("Accept-Encoding")
+    if not accept or "gzip" not in accept:
+        return False
+    for part in accept.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in {"gzip", "*"}:
+            q = params.strip()
+            return not (q.startswith("q=") and q[2:].strip() in {"0", "0.0", "0.00", "0.000"})
+    return False

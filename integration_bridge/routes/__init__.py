@@ -1,0 +1,1 @@
+"""Thin HTTP handlers by area; the rules live in pure functions elsewhere."""

@@ -1,0 +1,1 @@
+"""Test kit for bridge authors: fakes and an in-process Pub/Sub emulator."""
