@@ -24,13 +24,21 @@ _GZIP_LEVEL = 6
 class Blob:
     """One JSON document as bytes, with its gzip encoding made at most once."""
 
-    __slots__ = ("_gzip", "_json")
+    __slots__ = ("_gzip", "_json", "source")
 
-    def __init__(self, json: bytes | None = None, *, gzip_bytes: bytes | None = None) -> None:
+    def __init__(
+        self,
+        json: bytes | None = None,
+        *,
+        gzip_bytes: bytes | None = None,
+        source: bytes | str | None = None,
+    ) -> None:
         if json is None and gzip_bytes is None:
             raise ValueError("a Blob needs its JSON or its gzip bytes")
         self._json = json
         self._gzip = gzip_bytes
+        self.source = source
+        """The store's raw representation, when it has one (used by `Storage.swap`)."""
 
     @classmethod
     def of(cls, value: Any) -> Blob:
@@ -101,6 +109,18 @@ class Storage(ABC):
     @abstractmethod
     async def delete(self, key: str) -> None:
         """Remove ``key`` (no error when absent)."""
+
+    async def swap(self, key: str, expected: Blob, value: Blob, ttl: float | None = None) -> bool:
+        """Replace the value under ``key`` only if it is still ``expected``; True when replaced.
+
+        ``expected`` is a Blob this store returned from `get`. The default
+        compares JSON and is not atomic; stores that can do better override it.
+        """
+        current = await self.get(key)
+        if current is None or current.json != expected.json:
+            return False
+        await self.set(key, value, ttl)
+        return True
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
@@ -181,3 +201,10 @@ class MemoryStorage(Storage):
     async def delete(self, key: str) -> None:
         """Remove ``key``."""
         self._remove(key)
+
+    async def swap(self, key: str, expected: Blob, value: Blob, ttl: float | None = None) -> bool:
+        """Replace the value only if it is still the very Blob ``expected``."""
+        if self._live(key) is not expected:
+            return False
+        self._put(key, value, ttl)
+        return True
