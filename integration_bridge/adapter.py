@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         Task,
     )
 
-__all__ = ["Adapter", "NOT_IMPLEMENTED_MESSAGES", "implements"]
+__all__ = ["NOT_IMPLEMENTED_MESSAGES", "Adapter", "implements", "require"]
 
 Json = Mapping[str, Any]
 """A plain dict an adapter may return instead of a model (camelCase or snake_case keys)."""
@@ -79,6 +79,12 @@ def implements(adapter: Adapter, method: str) -> bool:
     if base is None:
         raise AttributeError(f"Adapter has no method {method!r}")
     return getattr(type(adapter), method, base) is not base
+
+
+def require(adapter: Adapter, method: str) -> None:
+    """Raise the 501 `ServerError` of ``method`` unless ``adapter`` implements it."""
+    if not implements(adapter, method):
+        raise _not_implemented(method)
 
 
 class Adapter(ABC):  # noqa: B024 - every method is optional on purpose

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from integration_bridge import runtime
 from integration_bridge.errors import IntegrationErrorType, ServerError
 from integration_bridge.logging import anonymize_key, api_key_var, user_id_var
 from integration_bridge.models import Config
@@ -67,6 +68,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Config and log context, timing, error answers and compression for one request."""
     config = config_from_headers(request)
     request[_CONFIG] = config
+    runtime.activate(request.app)
     user_token = user_id_var.set(config.user_id or None)
     key_token = api_key_var.set(anonymize_key(config.api_key))
     started = time.perf_counter()

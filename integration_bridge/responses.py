@@ -14,6 +14,7 @@ from integration_bridge.errors import ServerError
 __all__ = [
     "JSON_CONTENT_TYPE",
     "accepts_gzip",
+    "empty_response",
     "json_bytes",
     "json_response",
     "read_json",
@@ -42,6 +43,11 @@ def json_response(
     response = web.Response(body=json_bytes(value), status=status, headers=headers)
     response.headers["Content-Type"] = JSON_CONTENT_TYPE
     return response
+
+
+def empty_response(status: int = 200) -> web.Response:
+    """An answer with an empty body and no content type."""
+    return web.Response(status=status)
 
 
 def text_response(text: str, *, status: int = 200) -> web.Response:

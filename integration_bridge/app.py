@@ -1,0 +1,123 @@
+"""`create_app`: the one place that wires a bridge together.
+
+Middleware order, outermost first: CORS → request (config, log context,
+timing, error answers, compression). State lives in typed `AppKey`s; storage,
+the token cache and the Pub/Sub publisher are opened and closed in
+``cleanup_ctx`` in that order (and closed in reverse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from aiohttp import web
+
+from integration_bridge import runtime
+from integration_bridge.adapter import Adapter
+from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS, STORAGE
+from integration_bridge.cache.contacts import ContactCache
+from integration_bridge.cache.factory import check_redis_settings, create_storage
+from integration_bridge.cache.token import token_cache_context
+from integration_bridge.contacts import prepare_contacts
+from integration_bridge.middlewares import cors_middleware, request_middleware
+from integration_bridge.models import Config
+from integration_bridge.pubsub import pubsub_context
+from integration_bridge.pubsub.factory import check_pubsub_settings
+from integration_bridge.routes import basic, calls, contacts, entities, oauth
+from integration_bridge.routes.streaming import stream_contacts_handler
+from integration_bridge.routes.webhooks import webhook_handler
+from integration_bridge.settings import Settings
+
+__all__ = ["check_settings", "create_app"]
+
+RouteSource = web.RouteTableDef | web.AbstractRouteDef | tuple[str, web.Application]
+"""Extra routes for `create_app`: a `RouteTableDef`, single route defs, or
+``(prefix, sub_app)`` pairs mounted with `add_subapp`."""
+
+
+def check_settings(adapter: Adapter, settings: Settings) -> Settings:
+    """Start-up checks that depend on what the adapter implements.
+
+    Raises:
+        SettingsError: a required variable is missing or malformed.
+    """
+    check_redis_settings(settings)
+    return check_pubsub_settings(settings, adapter)
+
+
+async def _storage_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    adapter = app[ADAPTER]
+    storage = create_storage(settings)
+    app[STORAGE] = storage
+
+    async def fetch(config: Config) -> list[dict[str, Any]]:
+        return prepare_contacts(await adapter.get_contacts(config), config.locale)
+
+    cache = ContactCache(
+        storage,
+        fetch,
+        refresh_interval=settings.cache_refresh_interval,
+        fetch_timeout=settings.contact_fetch_timeout,
+    )
+    app[CONTACT_CACHE] = cache
+    try:
+        yield
+    finally:
+        await cache.close()
+        await storage.close()
+
+
+async def _runtime_context(app: web.Application) -> AsyncIterator[None]:
+    runtime.activate(app, started=True)
+    try:
+        yield
+    finally:
+        runtime.deactivate(app)
+
+
+def create_app(
+    adapter: Adapter,
+    *,
+    settings: Settings | None = None,
+    routes: Iterable[RouteSource] = (),
+) -> web.Application:
+    """Build the aiohttp application serving ``adapter``.
+
+    Args:
+        adapter: the bridge.
+        settings: configuration; read from the environment when None.
+        routes: extra routes or ``(prefix, sub_app)`` pairs of the bridge's own.
+
+    Raises:
+        SettingsError: the configuration does not fit the adapter.
+    """
+    if not isinstance(adapter, Adapter):
+        raise TypeError(f"expected an Adapter instance, got {type(adapter).__name__}")
+    settings = check_settings(adapter, settings or Settings.from_env())
+    app = web.Application(
+        client_max_size=settings.max_body_size,
+        middlewares=[cors_middleware(settings.cors_origins), request_middleware],
+    )
+    app[ADAPTER] = adapter
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_runtime_context)
+    app.cleanup_ctx.append(_storage_context)
+    app.cleanup_ctx.append(token_cache_context)
+    app.cleanup_ctx.append(pubsub_context)
+
+    app.router.add_post("/contacts/stream", stream_contacts_handler)
+    app.router.add_post("/webhook", webhook_handler)
+    for area in (basic, contacts, calls, entities, oauth):
+        app.router.add_routes(area.routes)
+
+    for source in routes:
+        if isinstance(source, tuple):
+            prefix, sub_app = source
+            app.add_subapp(prefix, sub_app)
+        elif isinstance(source, web.RouteTableDef):
+            app.router.add_routes(source)
+        else:
+            app.router.add_routes([source])
+    return app

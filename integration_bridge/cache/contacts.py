@@ -1,0 +1,255 @@
+"""The stale-while-revalidate contact cache behind GET /contacts.
+
+Entries (compatible with the original framework):
+
+* ``<api key>``: the sanitized contact list as JSON;
+* ``cache-state:<api key>``: ``{"state": "CACHED" | "FETCHING", "timestamp": <ms>}``.
+
+The FETCHING state is the guard that makes one process (of many sharing a
+Redis) fetch a key: it is taken atomically (`Storage.add` when absent,
+`Storage.swap` when replacing a stale CACHED state). Within one process,
+concurrent requests for a key share one fetch task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from integration_bridge.cache.storage import Blob, Storage, StorageUnavailable
+from integration_bridge.logging import anonymize_key
+from integration_bridge.models import Config
+
+__all__ = ["CachedContacts", "ContactCache", "cache_state_key"]
+
+_log = logging.getLogger("integration_bridge.cache")
+
+FETCHING_STATE_TTL = 1800
+"""Seconds a FETCHING marker lives: a crashed fetcher blocks nobody for longer."""
+
+Fetcher = Callable[[Config], Awaitable[list[dict[str, Any]]]]
+"""Fetches and prepares (validates, sanitizes) a user's contact list."""
+
+
+def cache_state_key(key: str) -> str:
+    """The key of the state entry for a contact list key."""
+    return f"cache-state:{key}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedContacts:
+    """What GET /contacts answers: the list (None while pending) and whether it is pending."""
+
+    blob: Blob | None
+    pending: bool = False
+
+
+_PENDING = CachedContacts(None, pending=True)
+
+
+class ContactCache:
+    """Contact lists per api key on a `Storage`, refreshed in the background when stale."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        fetch: Fetcher,
+        *,
+        refresh_interval: float = 1800.0,
+        fetch_timeout: float = 5.0,
+    ) -> None:
+        self.storage = storage
+        self._fetch = fetch
+        self.refresh_interval = max(1.0, refresh_interval)
+        self.fetch_timeout = fetch_timeout
+        self._inflight: dict[str, asyncio.Task[Blob]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- storage access that never fails a request --------------------------------
+
+    async def _get(self, key: str) -> Blob | None:
+        try:
+            return await self.storage.get(key)
+        except StorageUnavailable:
+            return None
+
+    async def _write(self, operation: Awaitable[Any], what: str, key: str) -> Any:
+        try:
+            return await operation
+        except StorageUnavailable:
+            _log.warning("[ContactCache] Skipped %s for %s: storage unavailable", what, key)
+            return None
+
+    # -- reading --------------------------------------------------------------------
+
+    async def get(self, config: Config) -> CachedContacts:
+        """The cached list for ``config.api_key``, fetching or refreshing as needed."""
+        key = config.api_key
+        state_blob = await self._get(cache_state_key(key))
+        cached = await self._get(key)
+        state = _decode_state(state_blob)
+        if state is not None and state.get("state") == "FETCHING":
+            if cached is not None and not _is_empty_list(cached):
+                return CachedContacts(cached)
+            inflight = self._inflight.get(key)
+            if inflight is None:
+                return _PENDING
+            return await self._wait(inflight)
+        if cached is not None:
+            if state is None or _is_stale(state, self.refresh_interval):
+                self._refresh_in_background(config, state_blob)
+            return CachedContacts(cached)
+        task = self._inflight.get(key)
+        if task is None:
+            if not await self._take_guard(key, state_blob):
+                return _PENDING  # another process is fetching this key right now
+            task = self._start_fetch(config)
+        return await self._wait(task)
+
+    async def _wait(self, task: asyncio.Task[Blob]) -> CachedContacts:
+        try:
+            blob = await asyncio.wait_for(asyncio.shield(task), self.fetch_timeout)
+        except TimeoutError:
+            return _PENDING
+        return CachedContacts(blob)
+
+    async def fetch_uncached(self, config: Config) -> Blob:
+        """Fetch without any cache (``CACHE_DISABLED``)."""
+        return Blob.of(await self._fetch(config))
+
+    # -- fetching -------------------------------------------------------------------
+
+    async def _take_guard(self, key: str, seen_state: Blob | None) -> bool:
+        """Atomically set FETCHING; False when another fetcher holds it."""
+        fetching = Blob.of({"state": "FETCHING", "timestamp": _now_ms()})
+        state_key = cache_state_key(key)
+        try:
+            if seen_state is None:
+                return await self.storage.add(state_key, fetching, FETCHING_STATE_TTL)
+            return await self.storage.swap(state_key, seen_state, fetching, FETCHING_STATE_TTL)
+        except StorageUnavailable:
+            return True  # no shared guard without storage: fetch ourselves
+
+    def _start_fetch(self, config: Config) -> asyncio.Task[Blob]:
+        key = config.api_key
+        task = asyncio.create_task(self._fetch_and_store(config), name=f"contacts:{key[-6:]}")
+        self._inflight[key] = task
+
+        def done(finished: asyncio.Task[Blob]) -> None:
+            if self._inflight.get(key) is finished:
+                del self._inflight[key]
+            if not finished.cancelled():
+                finished.exception()  # retrieved here, so never "never retrieved"
+
+        task.add_done_callback(done)
+        return task
+
+    async def _fetch_and_store(self, config: Config) -> Blob:
+        key = config.api_key
+        state_key = cache_state_key(key)
+        started = time.perf_counter()
+        try:
+            contacts = await self._fetch(config)
+        except BaseException:
+            await self._write(self.storage.delete(state_key), "state reset", anonymize_key(key))
+            raise
+        blob = Blob.of(contacts)
+        await self._write(self.storage.set(key, blob), "list write", anonymize_key(key))
+        cached = Blob.of({"state": "CACHED", "timestamp": _now_ms()})
+        await self._write(self.storage.set(state_key, cached), "state write", anonymize_key(key))
+        _log.info(
+            "[ContactCache] Fetched %d contacts in %.0fms",
+            len(contacts),
+            (time.perf_counter() - started) * 1000,
+        )
+        return blob
+
+    def _refresh_in_background(self, config: Config, seen_state: Blob | None) -> None:
+        if config.api_key in self._inflight:
+            return
+
+        async def refresh() -> None:
+            if not await self._take_guard(config.api_key, seen_state):
+                return
+            if config.api_key in self._inflight:
+                return
+            try:
+                await self._start_fetch(config)
+            except Exception:
+                _log.warning("[ContactCache] Background refresh failed", exc_info=True)
+
+        task = asyncio.create_task(refresh())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- writes after POST/PUT/DELETE --------------------------------------------------
+
+    async def add_contact(self, config: Config, contact: dict[str, Any]) -> None:
+        """Append a created contact to the cached list, if a list is cached."""
+        await self._edit(config, lambda contacts: [*contacts, contact])
+
+    async def replace_contact(self, config: Config, id: str, contact: dict[str, Any]) -> None:
+        """Replace the cached entry with ``id``, if a list is cached."""
+        await self._edit(
+            config, lambda contacts: [contact if c.get("id") == id else c for c in contacts]
+        )
+
+    async def remove_contact(self, config: Config, id: str) -> None:
+        """Remove the cached entry with ``id``, if a list is cached."""
+        await self._edit(config, lambda contacts: [c for c in contacts if c.get("id") != id])
+
+    async def _edit(
+        self,
+        config: Config,
+        change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    ) -> None:
+        key = config.api_key
+        cached = await self._get(key)
+        if cached is None:
+            return
+        contacts = cached.value()
+        if not isinstance(contacts, list):
+            return
+        await self._write(self.storage.set(key, Blob.of(change(contacts))), "update", "list")
+
+    async def close(self) -> None:
+        """Wait for background refreshes to settle (bounded), then cancel the rest."""
+        pending = [*self._background, *self._inflight.values()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=1.0)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+
+
+def _decode_state(blob: Blob | None) -> dict[str, Any] | None:
+    if blob is None:
+        return None
+    try:
+        state = orjson.loads(blob.json)
+    except (orjson.JSONDecodeError, OSError, EOFError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _is_stale(state: dict[str, Any], refresh_interval: float) -> bool:
+    if state.get("state") != "CACHED":
+        return True
+    timestamp = state.get("timestamp")
+    if not isinstance(timestamp, int | float):
+        return True
+    return _now_ms() - timestamp > refresh_interval * 1000
+
+
+def _is_empty_list(blob: Blob) -> bool:
+    return blob.json.strip() in (b"[]", b"")

@@ -1,0 +1,188 @@
+"""``python -m integration_bridge run MODULE:ATTR [--host H] [--port P] [--workers N]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from integration_bridge.adapter import Adapter
+from integration_bridge.settings import Settings, SettingsError
+
+__all__ = ["load_adapter", "main", "run"]
+
+_log = logging.getLogger("integration_bridge.cli")
+
+
+class TargetError(Exception):
+    """The ``MODULE:ATTR`` target cannot be turned into an Adapter."""
+
+
+def load_adapter(target: str) -> Adapter:
+    """Import ``MODULE:ATTR`` and make an `Adapter` of it.
+
+    ATTR may be an Adapter subclass, an instance, or a zero-argument factory.
+
+    Raises:
+        TargetError: with a one-line explanation.
+    """
+    module_name, _, attr_path = target.partition(":")
+    if not module_name or not attr_path:
+        raise TargetError(f"expected MODULE:ATTR (e.g. mybridge:MyBridge), got {target!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise TargetError(
+            f"cannot import module {module_name!r}: {type(error).__name__}: {error}"
+        ) from error
+    obj: Any = module
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attr_path!r}") from None
+    if isinstance(obj, Adapter):
+        return obj
+    if inspect.isclass(obj):
+        if not issubclass(obj, Adapter):
+            raise TargetError(f"{target} is a class but not an integration_bridge.Adapter")
+        try:
+            return obj()
+        except Exception as error:
+            raise TargetError(f"cannot create {target}(): {type(error).__name__}: {error}") from error
+    if callable(obj):
+        try:
+            made = obj()
+        except Exception as error:
+            raise TargetError(f"{target}() failed: {type(error).__name__}: {error}") from error
+        if isinstance(made, Adapter):
+            return made
+        raise TargetError(f"{target}() returned {type(made).__name__}, not an Adapter")
+    raise TargetError(f"{target} is a {type(obj).__name__}, not an Adapter")
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    import asyncio
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _build_app(target: str, settings: Settings) -> web.Application:
+    from integration_bridge.app import create_app
+
+    return create_app(load_adapter(target), settings=settings)
+
+
+def _serve(
+    target: str,
+    host: str,
+    port: int,
+    settings: Settings,
+    reuse_port: bool,
+    app: web.Application | None = None,
+) -> None:
+    from integration_bridge.logging import configure_logging
+
+    configure_logging(settings.log_level, plain=settings.log_plain)
+    if app is None:
+        app = _build_app(target, settings)
+    _install_uvloop()
+    _log.info("[cli] %s listening on http://%s:%d (pid %d)", target, host, port, os.getpid())
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        reuse_port=reuse_port or None,
+        print=None,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout,
+        handle_signals=True,
+    )
+
+
+def _run_workers(target: str, host: str, port: int, settings: Settings, workers: int) -> int:
+    """Pre-fork ``workers`` processes sharing the port through SO_REUSEPORT."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        print("error: --workers needs SO_REUSEPORT, which this system lacks", file=sys.stderr)
+        return 2
+    context = multiprocessing.get_context("fork")
+    processes = [
+        context.Process(target=_serve, args=(target, host, port, settings, True), daemon=False)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = 0
+    for process in processes:
+        process.join()
+        code = code or (process.exitcode or 0)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line entry point; returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="python -m integration_bridge", description="Run a CRM bridge."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve a bridge over HTTP")
+    run.add_argument("target", help="MODULE:ATTR, an Adapter subclass, instance or factory")
+    run.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    run.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8080)")
+    run.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    args = parser.parse_args(argv)
+
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings.from_env()
+        # Fail fast, before any worker starts: the target imports, the settings fit it.
+        app = _build_app(args.target, settings)
+    except (SettingsError, TargetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    port = args.port if args.port is not None else settings.port
+    if args.workers > 1:
+        return _run_workers(args.target, args.host, port, settings, args.workers)
+    _serve(args.target, args.host, port, settings, reuse_port=False, app=app)
+    return 0
+
+
+def run(
+    adapter: Adapter,
+    *,
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Serve ``adapter`` until SIGTERM/SIGINT (the programmatic form of ``run``)."""
+    from integration_bridge.app import create_app
+
+    settings = settings or Settings.from_env()
+    app = create_app(adapter, settings=settings)
+    _serve("", host, settings.port if port is None else port, settings, False, app=app)

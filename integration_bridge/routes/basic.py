@@ -1,0 +1,54 @@
+"""Health, token validation, account id and the connected/disconnected events."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from integration_bridge.appkeys import ADAPTER
+from integration_bridge.errors import ServerError
+from integration_bridge.middlewares import config_of
+from integration_bridge.responses import empty_response, json_response, text_response
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    """200 ``OK``, after the adapter's `get_health` when it has one."""
+    adapter = request.app[ADAPTER]
+    if adapter.implements("get_health"):
+        await adapter.get_health()
+    return text_response("OK")
+
+
+@routes.get("/validate-token")
+async def validate_token(request: web.Request) -> web.Response:
+    """200 ``OK`` for a valid provider key, 401 otherwise."""
+    if not await request.app[ADAPTER].is_valid_token(config_of(request)):
+        return text_response("Token is not valid", status=401)
+    return text_response("OK")
+
+
+@routes.get("/account/id")
+async def account_id(request: web.Request) -> web.Response:
+    """The CRM account id as a JSON string."""
+    account = await request.app[ADAPTER].get_account_id(config_of(request))
+    if not account:
+        raise ServerError(500, "AccountID not found")
+    return json_response(account)
+
+
+@routes.post("/events/connected")
+async def connected(request: web.Request) -> web.Response:
+    """The user connected the integration."""
+    await request.app[ADAPTER].handle_connected_event(config_of(request))
+    return empty_response()
+
+
+@routes.post("/events/disconnected")
+async def disconnected(request: web.Request) -> web.Response:
+    """The user disconnected the integration."""
+    await request.app[ADAPTER].handle_disconnected_event(config_of(request))
+    return empty_response()

@@ -1,0 +1,108 @@
+"""Call events and call logs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from integration_bridge.adapter import require
+from integration_bridge.appkeys import ADAPTER
+from integration_bridge.middlewares import config_of
+from integration_bridge.models import (
+    CallEvent,
+    CallEventWithIntegrationEntities,
+    CallParticipantType,
+    LoggedIntegrationEntity,
+)
+from integration_bridge.responses import (
+    empty_response,
+    json_response,
+    read_json_object,
+    text_response,
+)
+from integration_bridge.validation import parse_as
+
+__all__ = ["routes", "should_skip_call_event"]
+
+routes = web.RouteTableDef()
+
+_DIRECT_DIAL_MAX = 5
+
+
+def should_skip_call_event(event: CallEvent) -> bool:
+    """True when a remote participant's raw number is a direct dial (at most 5 characters)."""
+    return any(
+        participant.type == CallParticipantType.REMOTE
+        and len(participant.phone_number) <= _DIRECT_DIAL_MAX
+        for participant in event.participants
+    )
+
+
+def _logged_entity(value: Any) -> dict[str, Any]:
+    return parse_as(
+        LoggedIntegrationEntity, value, status=500, message="Invalid entity returned from bridge"
+    ).to_wire()
+
+
+@routes.post("/events/calls")
+async def handle_call_event(request: web.Request) -> web.Response:
+    """Log a call (deprecated route); answers the adapter's reference string."""
+    adapter = request.app[ADAPTER]
+    require(adapter, "handle_call_event")
+    body = await read_json_object(request, "call event")
+    event = parse_as(CallEvent, body, status=400, message="Invalid call event received")
+    if should_skip_call_event(event):
+        return text_response("Skipping call event")
+    reference = await adapter.handle_call_event(config_of(request), event)
+    return text_response("" if reference is None else str(reference))
+
+
+@routes.put("/events/calls/{id}")
+async def update_call_event(request: web.Request) -> web.Response:
+    """Update a logged call (deprecated route)."""
+    adapter = request.app[ADAPTER]
+    require(adapter, "update_call_event")
+    body = await read_json_object(request, "call event")
+    event = parse_as(CallEvent, body, status=400, message="Invalid call event received")
+    await adapter.update_call_event(config_of(request), request.match_info["id"], event)
+    return empty_response()
+
+
+@routes.put("/call-log")
+async def call_log_for_entities(request: web.Request) -> web.Response:
+    """Log a call to the given entities; answers the logged entities."""
+    adapter = request.app[ADAPTER]
+    require(adapter, "create_or_update_call_log_for_entities")
+    body = await read_json_object(request, "call event")
+    event = parse_as(
+        CallEventWithIntegrationEntities, body, status=400, message="Invalid call event received"
+    )
+    if should_skip_call_event(event):
+        return json_response([])
+    logged: Sequence[Any] = await adapter.create_or_update_call_log_for_entities(
+        config_of(request), event
+    )
+    return json_response([_logged_entity(item) for item in logged or []])
+
+
+@routes.put("/call-log/phoneNumber")
+async def call_log_for_phone_number(request: web.Request) -> web.Response:
+    """Log a call to whatever its remote number belongs to."""
+    adapter = request.app[ADAPTER]
+    require(adapter, "create_call_log_for_phone_number")
+    body = await read_json_object(request, "call event")
+    event = parse_as(CallEvent, body, status=400, message="Invalid call event received")
+    if should_skip_call_event(event):
+        return empty_response()
+    logged = await adapter.create_call_log_for_phone_number(config_of(request), event)
+    if logged is None:
+        return empty_response()
+    return json_response(_logged_entity(logged))
+
+
+@routes.get("/call-log-metadata")
+async def call_log_metadata(request: web.Request) -> web.Response:
+    """The call log options the CRM offers."""
+    return json_response(await request.app[ADAPTER].get_call_log_metadata(config_of(request)))

@@ -1,0 +1,129 @@
+"""GET/POST/PUT/DELETE /contacts and GET /contacts/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from integration_bridge.adapter import require
+from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS
+from integration_bridge.cache.storage import Blob
+from integration_bridge.contacts import contact_to_dict, sanitize_contact, validate_contact
+from integration_bridge.errors import ServerError
+from integration_bridge.middlewares import config_of
+from integration_bridge.models import ContactTemplate, ContactUpdate, IntegrationEntityType
+from integration_bridge.responses import (
+    JSON_CONTENT_TYPE,
+    accepts_gzip,
+    empty_response,
+    json_response,
+    read_json_object,
+)
+from integration_bridge.routes.common import attach_provider_key
+from integration_bridge.validation import parse_as
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_ENTITY_TYPES = frozenset(item.value for item in IntegrationEntityType)
+
+
+def _blob_response(request: web.Request, blob: Blob) -> web.Response:
+    if accepts_gzip(request):
+        response = web.Response(body=blob.gzip)
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding"
+    else:
+        response = web.Response(body=blob.json)
+    response.headers["Content-Type"] = JSON_CONTENT_TYPE
+    return response
+
+
+@routes.get("/contacts")
+async def get_contacts(request: web.Request) -> web.Response:
+    """All contacts, from the cache when possible (``X-Fetching-State: pending`` if not yet)."""
+    config = config_of(request)
+    adapter = request.app[ADAPTER]
+    require(adapter, "get_contacts")
+    cache = request.app[CONTACT_CACHE]
+    if request.app[SETTINGS].cache_disabled:
+        response = _blob_response(request, await cache.fetch_uncached(config))
+    else:
+        result = await cache.get(config)
+        if result.blob is None:
+            response = _blob_response(request, Blob(b"[]"))
+            response.headers["X-Fetching-State"] = "pending"
+        else:
+            response = _blob_response(request, result.blob)
+    await attach_provider_key(request, response, required=False)
+    return response
+
+
+@routes.get("/contacts/{id}")
+async def get_contact(request: web.Request) -> web.Response:
+    """One contact by id and ``?type=``; sanitized, unknown fields passed through."""
+    config = config_of(request)
+    adapter = request.app[ADAPTER]
+    require(adapter, "get_contact")
+    entity_type = request.query.get("type")
+    if entity_type not in _ENTITY_TYPES:
+        raise ServerError(400, "Missing contact type query parameter")
+    contact = await adapter.get_contact(
+        config, request.match_info["id"], IntegrationEntityType(entity_type)
+    )
+    return json_response(sanitize_contact(contact_to_dict(contact), config.locale))
+
+
+async def _returned_contact(value: Any, locale: str) -> dict[str, Any]:
+    return sanitize_contact(validate_contact(value, "Invalid contact returned from bridge"), locale)
+
+
+@routes.post("/contacts")
+async def create_contact(request: web.Request) -> web.Response:
+    """Create a contact; the cached list (if any) gets it appended."""
+    config = config_of(request)
+    adapter = request.app[ADAPTER]
+    require(adapter, "create_contact")
+    body = await read_json_object(request, "contactCreate received")
+    template = parse_as(ContactTemplate, body, status=400, message="Invalid contactCreate received")
+    contact = await _returned_contact(await adapter.create_contact(config, template), config.locale)
+    if not request.app[SETTINGS].cache_disabled:
+        await request.app[CONTACT_CACHE].add_contact(config, contact)
+    response = json_response(contact)
+    await attach_provider_key(request, response, required=True)
+    return response
+
+
+@routes.put("/contacts/{id}")
+async def update_contact(request: web.Request) -> web.Response:
+    """Update a contact; the cached entry with that id is replaced."""
+    config = config_of(request)
+    adapter = request.app[ADAPTER]
+    require(adapter, "update_contact")
+    id = request.match_info["id"]
+    body = await read_json_object(request, "contactUpdate received")
+    body.setdefault("id", id)
+    update = parse_as(ContactUpdate, body, status=400, message="Invalid contactUpdate received")
+    contact = await _returned_contact(
+        await adapter.update_contact(config, id, update), config.locale
+    )
+    if not request.app[SETTINGS].cache_disabled:
+        await request.app[CONTACT_CACHE].replace_contact(config, id, contact)
+    response = json_response(contact)
+    await attach_provider_key(request, response, required=True)
+    return response
+
+
+@routes.delete("/contacts/{id}")
+async def delete_contact(request: web.Request) -> web.Response:
+    """Delete a contact; it is removed from the cached list."""
+    config = config_of(request)
+    id = request.match_info["id"]
+    await request.app[ADAPTER].delete_contact(config, id)
+    if not request.app[SETTINGS].cache_disabled:
+        await request.app[CONTACT_CACHE].remove_contact(config, id)
+    response = empty_response()
+    await attach_provider_key(request, response, required=True)
+    return response

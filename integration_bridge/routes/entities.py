@@ -1,0 +1,69 @@
+"""Entities (deals, companies, ...) and tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from integration_bridge.adapter import require
+from integration_bridge.appkeys import ADAPTER
+from integration_bridge.middlewares import config_of
+from integration_bridge.models import FollowUpWithIntegrationEntities, IntegrationEntityType
+from integration_bridge.responses import empty_response, json_response, read_json_object
+from integration_bridge.validation import parse_as
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_ENTITY_TYPES = {item.value: item for item in IntegrationEntityType}
+
+
+@routes.get("/contacts/{id}/entities")
+async def entities_for_contact(request: web.Request) -> web.Response:
+    """The entities a contact belongs to."""
+    entities = await request.app[ADAPTER].get_entities_for_contact(
+        config_of(request), request.match_info["id"]
+    )
+    return json_response(list(entities or []))
+
+
+@routes.get("/entity/{type}/{id}")
+async def entity(request: web.Request) -> web.Response:
+    """One entity by type and id; an empty body when there is none."""
+    raw_type = request.match_info["type"]
+    entity_type: Any = _ENTITY_TYPES.get(raw_type, raw_type)
+    found = await request.app[ADAPTER].get_entity(
+        config_of(request), request.match_info["id"], entity_type
+    )
+    if found is None:
+        return empty_response()
+    return json_response(found)
+
+
+@routes.get("/tasks/{id}")
+async def task(request: web.Request) -> web.Response:
+    """One task by id."""
+    return json_response(
+        await request.app[ADAPTER].get_task(config_of(request), request.match_info["id"])
+    )
+
+
+@routes.post("/tasks")
+async def create_follow_up(request: web.Request) -> web.Response:
+    """Create a follow-up task; answers ``{"followUpId": ...}``."""
+    adapter = request.app[ADAPTER]
+    require(adapter, "create_follow_up")
+    body = await read_json_object(request, "follow-up")
+    follow_up = parse_as(
+        FollowUpWithIntegrationEntities, body, status=400, message="Invalid follow-up received"
+    )
+    follow_up_id = await adapter.create_follow_up(config_of(request), follow_up)
+    return json_response({"followUpId": follow_up_id})
+
+
+@routes.get("/task-metadata")
+async def task_metadata(request: web.Request) -> web.Response:
+    """The task options the CRM offers."""
+    return json_response(await request.app[ADAPTER].get_task_metadata(config_of(request)))
