@@ -36,12 +36,44 @@ from integration_bridge import (
 )
 
 FIRST_NAMES = [
-    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannah", "Jonas", "Lena",
-    "Leon", "Marie", "Noah", "Olivia", "Paul", "Sophie", "Tom", "Julia", "Lukas", "Mia",
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hannah",
+    "Jonas",
+    "Lena",
+    "Leon",
+    "Marie",
+    "Noah",
+    "Olivia",
+    "Paul",
+    "Sophie",
+    "Tom",
+    "Julia",
+    "Lukas",
+    "Mia",
 ]
 LAST_NAMES = [
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-    "Smith", "Johnson", "Brown", "Taylor", "Dubois", "Rossi", "Novak", "Jansen",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Dubois",
+    "Rossi",
+    "Novak",
+    "Jansen",
 ]
 COMPANIES = ["sipgate", "Acme GmbH", "Globex Ltd", "Initech", "Umbrella AG", None]
 
@@ -195,7 +227,9 @@ class DemoBridge(Adapter):
                 log_id = f"log{next(self._ids)}"
                 self._call_logs[log_id] = event.to_wire()
                 return LoggedIntegrationEntity(
-                    id=contact["id"], type=IntegrationEntityType.CONTACTS, source="DEMO",
+                    id=contact["id"],
+                    type=IntegrationEntityType.CONTACTS,
+                    source="DEMO",
                     log_id=log_id,
                 )
         return None

@@ -61,7 +61,9 @@ def load_adapter(target: str) -> Adapter:
         try:
             return obj()
         except Exception as error:
-            raise TargetError(f"cannot create {target}(): {type(error).__name__}: {error}") from error
+            raise TargetError(
+                f"cannot create {target}(): {type(error).__name__}: {error}"
+            ) from error
     if callable(obj):
         try:
             made = obj()

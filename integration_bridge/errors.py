@@ -166,9 +166,7 @@ def throw_and_delegate_error(
     extra: dict[str, Any] = {"apiKey": anonymize_key(api_key), "status": status}
     if data is not None:
         extra["data"] = data
-    _log.error(
-        "[%s] %s: %s", source, log_message or "Error in bridge call", message, extra=extra
-    )
+    _log.error("[%s] %s: %s", source, log_message or "Error in bridge call", message, extra=extra)
     if status is None:
         raise ServerError(500, f"An internal error occurred: {log_message or message}") from error
     delegated = _DELEGATED.get(status)

@@ -55,9 +55,7 @@ def _error_response(error: Exception, request: web.Request) -> web.Response:
     if isinstance(error, ServerError):
         status = error.status if error.status >= 400 else 500
         if error.message != IntegrationErrorType.INTEGRATION_REFRESH_ERROR and status >= 500:
-            _log.error(
-                "[%s %s] %s", request.method, request.path, error.message, exc_info=error
-            )
+            _log.error("[%s %s] %s", request.method, request.path, error.message, exc_info=error)
         return web.Response(status=status, text=error.message, content_type="text/plain")
     _log.error("[%s %s] Unexpected error", request.method, request.path, exc_info=error)
     return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
@@ -116,7 +114,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         api_key_var.reset(key_token)
 
 
-def cors_middleware(origins: tuple[str, ...] | None) -> Callable[..., Awaitable[web.StreamResponse]]:
+def cors_middleware(
+    origins: tuple[str, ...] | None,
+) -> Callable[..., Awaitable[web.StreamResponse]]:
     """CORS for the given origins (None: any), credentials allowed, origin reflected."""
     allowed = None if origins is None else frozenset(origins)
 

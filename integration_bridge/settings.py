@@ -122,9 +122,7 @@ class Settings:
             integration_name=get("INTEGRATION_NAME"),
             redis_url=parsed("REDIS_URL", _redis_url, None),
             cache_disabled=parsed("CACHE_DISABLED", _bool, False),
-            cache_refresh_interval=max(
-                1.0, parsed("CACHE_REFRESH_INTERVAL", seconds, 1800.0)
-            ),
+            cache_refresh_interval=max(1.0, parsed("CACHE_REFRESH_INTERVAL", seconds, 1800.0)),
             memory_cache_ttl_seconds=parsed(
                 "MEMORY_CACHE_TTL_SECONDS", _number(float, 1), 30 * 24 * 3600.0
             ),

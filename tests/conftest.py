@@ -8,3 +8,34 @@ import os
 # port so that no client ever looks for a metadata server.
 os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.1:9")
 os.environ.setdefault("GCE_METADATA_ROOT", "127.0.0.1:9")
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from integration_bridge import Adapter, Settings, create_app
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+USER_HEADERS = {
+    "x-user-id": "user-1",
+    "x-provider-key": "key-0123456789abcdef",
+    "x-provider-url": "https://crm.example.com",
+    "x-provider-locale": "de-DE",
+}
+
+
+class EmptyAdapter(Adapter):
+    """Implements nothing: every route answers its 501."""
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any) -> ClientFactory:
+    """``await make_client(adapter, **settings)``: a test client of a full bridge app."""
+
+    async def make(adapter: Adapter, **settings: Any) -> TestClient[Any, Any]:
+        return await aiohttp_client(create_app(adapter, settings=Settings(**settings)))
+
+    return make

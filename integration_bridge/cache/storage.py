@@ -83,7 +83,7 @@ def gzip_bytes(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
-class StorageUnavailable(Exception):  # noqa: N818 - reads better at the call site
+class StorageUnavailable(Exception):
     """The store could not be reached in time; callers fall through to the CRM."""
 
 

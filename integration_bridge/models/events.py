@@ -34,6 +34,8 @@ class OAuth2Credentials(WireModel):
     def __repr__(self) -> str:
         from integration_bridge.logging import anonymize_key
 
-        return f"OAuth2Credentials(api_key={anonymize_key(self.api_key)!r}, api_url={self.api_url!r})"
+        return (
+            f"OAuth2Credentials(api_key={anonymize_key(self.api_key)!r}, api_url={self.api_url!r})"
+        )
 
     __str__ = __repr__

@@ -1,0 +1,66 @@
+"""The in-process memory store: byte bound with LRU eviction, TTL, add/swap."""
+
+from __future__ import annotations
+
+from integration_bridge.cache.storage import Blob, MemoryStorage
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_least_recently_used_entries_go_first() -> None:
+    blob_size = 1000
+    storage = MemoryStorage(max_bytes=3 * (blob_size + 300))
+    for key in "abc":
+        await storage.set(key, Blob(b"x" * blob_size))
+    assert await storage.get("a") is not None  # a is now most recently used
+    await storage.set("d", Blob(b"x" * blob_size))
+    assert await storage.get("b") is None
+    assert all([await storage.get(k) is not None for k in "acd"])
+    assert storage.used_bytes <= storage.max_bytes
+
+
+async def test_entry_larger_than_the_store_is_not_kept() -> None:
+    storage = MemoryStorage(max_bytes=500)
+    await storage.set("a", Blob(b"x" * 1000))
+    assert await storage.get("a") is None
+    assert storage.used_bytes == 0
+
+
+async def test_ttl() -> None:
+    clock = Clock()
+    storage = MemoryStorage(default_ttl=10, clock=clock)
+    await storage.set("a", Blob(b"1"))
+    await storage.set("b", Blob(b"2"), ttl=100)
+    clock.now += 11
+    assert await storage.get("a") is None
+    assert await storage.get("b") is not None
+    assert len(storage) == 1
+
+
+async def test_add_and_swap() -> None:
+    storage = MemoryStorage()
+    first = Blob(b"1")
+    assert await storage.add("k", first) is True
+    assert await storage.add("k", Blob(b"2")) is False
+    current = await storage.get("k")
+    assert current is first
+    assert await storage.swap("k", Blob(b"1"), Blob(b"3")) is False  # not the same entry
+    assert await storage.swap("k", first, Blob(b"3")) is True
+    replaced = await storage.get("k")
+    assert replaced is not None and replaced.json == b"3"
+    await storage.delete("k")
+    assert await storage.get("k") is None
+
+
+def test_blob_forms_are_derived_once() -> None:
+    blob = Blob.of({"a": [1, 2, 3]})
+    assert blob.gzip is blob.gzip
+    compressed = Blob(gzip_bytes=blob.gzip)
+    assert compressed.json == b'{"a":[1,2,3]}'
+    assert compressed.value() == {"a": [1, 2, 3]}
