@@ -33,6 +33,24 @@ _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
 )
 
+# Records are stamped with the request context when they are made, so that a
+# handler formatting them later (a queue, a test's capture) still knows whose
+# request it was.
+_USER_ATTR = "_ib_user_id"
+_KEY_ATTR = "_ib_api_key"
+_previous_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _previous_factory(*args, **kwargs)
+    setattr(record, _USER_ATTR, user_id_var.get())
+    setattr(record, _KEY_ATTR, api_key_var.get())
+    return record
+
+
+if getattr(_previous_factory, "__name__", "") != "_record_factory":
+    logging.setLogRecordFactory(_record_factory)
+
 
 def anonymize_key(key: str | None) -> str:
     """``***`` followed by the last 10 characters of a key; ``UNKNOWN`` when absent."""
@@ -56,11 +74,11 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
         if "userId" not in entry:
-            user_id = user_id_var.get()
+            user_id = getattr(record, _USER_ATTR, None)
             if user_id:
                 entry["userId"] = user_id
         if "apiKey" not in entry:
-            entry["apiKey"] = api_key_var.get() or "UNKNOWN"
+            entry["apiKey"] = getattr(record, _KEY_ATTR, None) or "UNKNOWN"
         if record.exc_info:
             entry["stack"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
@@ -70,7 +88,7 @@ class _PlainFormatter(logging.Formatter):
     """Readable lines for development: time, level, user, message."""
 
     def format(self, record: logging.LogRecord) -> str:
-        user = user_id_var.get()
+        user = getattr(record, _USER_ATTR, None)
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
         if user:

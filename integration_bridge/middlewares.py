@@ -26,7 +26,7 @@ __all__ = ["config_of", "cors_middleware", "request_middleware"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _log = logging.getLogger("integration_bridge.http")
-_CONFIG = "integration_bridge.config"
+_CONFIG: web.RequestKey[Config] = web.RequestKey("integration_bridge.config", Config)
 _COMPRESS_MIN_BYTES = 1024
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
@@ -44,7 +44,7 @@ def config_from_headers(request: web.Request) -> Config:
 
 def config_of(request: web.Request) -> Config:
     """The `Config` of this request."""
-    config: Config | None = request.get(_CONFIG)
+    config = request.get(_CONFIG)
     if config is None:
         config = config_from_headers(request)
         request[_CONFIG] = config

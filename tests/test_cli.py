@@ -30,10 +30,17 @@ def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
         [sys.executable, "-m", "integration_bridge", *args],
         cwd=ROOT,
         env=full_env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Kill the process if it still runs and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+    process.communicate(timeout=15)
 
 
 def wait_for(url: str, deadline: float = 15.0) -> str:
@@ -67,11 +74,9 @@ def test_run_serves_and_stops_on_sigterm(workers: str) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop(process)
     with pytest.raises(OSError):
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
 
 
 def test_port_from_environment() -> None:
@@ -81,9 +86,10 @@ def test_port_from_environment() -> None:
     )
     try:
         assert wait_for(f"http://127.0.0.1:{port}/health") == "OK"
-    finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
+    finally:
+        stop(process)
 
 
 @pytest.mark.parametrize(
