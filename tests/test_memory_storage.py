@@ -64,3 +64,28 @@ def test_blob_forms_are_derived_once() -> None:
     compressed = Blob(gzip_bytes=blob.gzip)
     assert compressed.json == b'{"a":[1,2,3]}'
     assert compressed.value() == {"a": [1, 2, 3]}
+
+
+async def test_large_values_are_compressed_and_only_recent_ones_kept_plain() -> None:
+    document = Blob.of([{"id": str(i), "name": "Ada Lovelace", "n": i} for i in range(2000)])
+    size = len(document.json)
+    storage = MemoryStorage(hot_bytes=size + 1)
+    await storage.set("a", Blob(document.json))
+    await storage.set("b", Blob(document.json))
+    a, b = await storage.get("a"), await storage.get("b")
+    assert a is not None and b is not None
+    assert a.compressed_only and not b.compressed_only  # only the newest is kept plain
+    assert storage.used_bytes < size * 1.5  # one plain copy plus two small compressed ones
+    assert a.json == document.json  # served again: inflated and kept plain now
+    assert not a.compressed_only and b.compressed_only
+    assert b.value() == document.value()
+    assert storage.used_bytes < size * 1.5
+
+
+async def test_hot_budget_counts_towards_the_byte_bound() -> None:
+    document = Blob.of(["x" * 10 for _ in range(5000)])
+    storage = MemoryStorage(max_bytes=10 * len(document.json), hot_bytes=10 * len(document.json))
+    for index in range(20):
+        await storage.set(str(index), Blob(document.json))
+    assert storage.used_bytes <= storage.max_bytes
+    assert await storage.get("19") is not None

@@ -7,11 +7,13 @@ re-encodes it; a store may keep either form and derive the other lazily.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import time
 import zlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,7 +26,7 @@ _GZIP_LEVEL = 6
 class Blob:
     """One JSON document as bytes, with its gzip encoding made at most once."""
 
-    __slots__ = ("_gzip", "_json", "source")
+    __slots__ = ("_gzip", "_json", "on_inflate", "source")
 
     def __init__(
         self,
@@ -39,6 +41,8 @@ class Blob:
         self._gzip = gzip_bytes
         self.source = source
         """The store's raw representation, when it has one (used by `Storage.swap`)."""
+        self.on_inflate: Callable[[Blob], None] | None = None
+        """Called after the JSON was made again from the compressed form."""
 
     @classmethod
     def of(cls, value: Any) -> Blob:
@@ -51,6 +55,8 @@ class Blob:
         if self._json is None:
             assert self._gzip is not None
             self._json = gzip.decompress(self._gzip)
+            if self.on_inflate is not None:
+                self.on_inflate(self)
         return self._json
 
     @property
@@ -60,6 +66,20 @@ class Blob:
             assert self._json is not None
             self._gzip = gzip_bytes(self._json)
         return self._gzip
+
+    @property
+    def has_gzip(self) -> bool:
+        """Whether the compressed form has been made."""
+        return self._gzip is not None
+
+    @property
+    def compressed_only(self) -> bool:
+        """Whether only the compressed form is held now."""
+        return self._json is None
+
+    def set_gzip(self, data: bytes) -> None:
+        """Provide the compressed form (made elsewhere, e.g. in a thread)."""
+        self._gzip = data
 
     def value(self) -> Any:
         """The decoded JSON value."""
@@ -127,22 +147,36 @@ class Storage(ABC):
 
 
 class MemoryStorage(Storage):
-    """An in-process store bounded by bytes (least recently used go first) with a TTL."""
+    """An in-process store bounded by bytes (least recently used go first) with a TTL.
+
+    Large values are kept gzip-compressed; the plain JSON of the most recently
+    used ones is kept beside it, within ``hot_bytes``, so that popular lists are
+    served without inflating and the rest cost a fraction of their JSON size.
+    """
 
     # Rough per-entry cost of the dict slot, tuple, key and Blob objects.
     _ENTRY_OVERHEAD = 200
+    # Values at least this large are compressed when stored.
+    COMPRESS_MIN_BYTES = 4096
+    # Compress values this large in a worker thread (zlib releases the GIL).
+    _THREAD_MIN_BYTES = 256 * 1024
 
     def __init__(
         self,
         max_bytes: int = 400 * 1024 * 1024,
         default_ttl: float = 30 * 24 * 3600,
         *,
+        hot_bytes: int = 32 * 1024 * 1024,
         clock: Any = time.monotonic,
     ) -> None:
         self.max_bytes = max_bytes
         self.default_ttl = default_ttl
+        self.hot_bytes = hot_bytes
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[Blob, float, int]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Blob, float]] = OrderedDict()
+        self._sizes: dict[str, int] = {}
+        self._hot: OrderedDict[str, int] = OrderedDict()  # key -> JSON bytes kept
+        self._hot_total = 0
         self._bytes = 0
 
     @property
@@ -157,38 +191,78 @@ class MemoryStorage(Storage):
         entry = self._entries.get(key)
         if entry is None:
             return None
-        blob, expires, _ = entry
+        blob, expires = entry
         if expires <= self._clock():
             self._remove(key)
             return None
         return blob
 
     def _remove(self, key: str) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._bytes -= entry[2]
+        if self._entries.pop(key, None) is not None:
+            self._bytes -= self._sizes.pop(key)
+            hot = self._hot.pop(key, None)
+            if hot is not None:
+                self._hot_total -= hot
+
+    def _account(self, key: str, blob: Blob) -> None:
+        size = blob.nbytes + len(key) + self._ENTRY_OVERHEAD
+        self._bytes += size - self._sizes.get(key, 0)
+        self._sizes[key] = size
+
+    def _heat(self, key: str, blob: Blob) -> None:
+        """Note that ``blob`` (compressed) holds its JSON now; cool others past the budget."""
+        if blob.compressed_only or key not in self._sizes:
+            return
+        json_size = len(blob.json)
+        self._hot_total += json_size - self._hot.pop(key, 0)
+        self._hot[key] = json_size
+        self._account(key, blob)
+        while self._hot_total > self.hot_bytes and len(self._hot) > 1:
+            cold_key, cold_size = self._hot.popitem(last=False)
+            self._hot_total -= cold_size
+            cold = self._entries[cold_key][0]
+            cold.drop_json()
+            self._account(cold_key, cold)
 
     def _put(self, key: str, value: Blob, ttl: float | None) -> None:
         self._remove(key)
-        size = value.nbytes + len(key) + self._ENTRY_OVERHEAD
-        if size > self.max_bytes:
+        if value.nbytes + len(key) + self._ENTRY_OVERHEAD > self.max_bytes:
             return  # larger than the whole store: not cached at all
         expires = self._clock() + (self.default_ttl if ttl is None else ttl)
-        self._entries[key] = (value, expires, size)
-        self._bytes += size
+        self._entries[key] = (value, expires)
+        self._account(key, value)
+        if value.has_gzip:
+            value.on_inflate = lambda blob: self._reheat(key, blob)
+            self._heat(key, value)
         while self._bytes > self.max_bytes and self._entries:
-            oldest = next(iter(self._entries))
-            self._remove(oldest)
+            self._remove(next(iter(self._entries)))
+
+    def _reheat(self, key: str, blob: Blob) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is blob:
+            self._heat(key, blob)
+
+    async def _compress(self, value: Blob) -> None:
+        size = len(value.json)
+        if size < self.COMPRESS_MIN_BYTES or value.has_gzip:
+            return
+        if size >= self._THREAD_MIN_BYTES:
+            value.set_gzip(await asyncio.to_thread(gzip_bytes, value.json))
+        else:
+            value.set_gzip(gzip_bytes(value.json))
 
     async def get(self, key: str) -> Blob | None:
         """The value under ``key`` (marks it recently used)."""
         blob = self._live(key)
         if blob is not None:
             self._entries.move_to_end(key)
+            if key in self._hot:
+                self._hot.move_to_end(key)
         return blob
 
     async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
         """Store ``value``, evicting least recently used entries past the byte bound."""
+        await self._compress(value)
         self._put(key, value, ttl)
 
     async def add(self, key: str, value: Blob, ttl: float | None = None) -> bool:
