@@ -3,31 +3,41 @@
 Every record gets ``userId`` (from the request context) and ``apiKey`` (the
 anonymized provider key: ``***`` + its last 10 characters). A full key or
 token is never formatted into a line by the framework.
+
+The one line logged per request takes a fast path once `configure_logging`
+has run: it is encoded directly (same shape as `JsonFormatter`'s lines) and
+written in batches, so that logging stays cheap under load.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 __all__ = [
     "JsonFormatter",
+    "RequestLogWriter",
     "anonymize_key",
-    "api_key_var",
     "configure_logging",
-    "user_id_var",
+    "log_request",
+    "request_headers_var",
 ]
 
-user_id_var: ContextVar[str | None] = ContextVar("integration_bridge_user_id", default=None)
-"""The user id of the request being handled (set by the config middleware)."""
+request_headers_var: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "integration_bridge_request_headers", default=None
+)
+"""The headers of the request being handled (``x-user-id``, ``x-provider-key``)."""
 
-api_key_var: ContextVar[str | None] = ContextVar("integration_bridge_api_key", default=None)
-"""The anonymized provider key of the request being handled."""
+_REQUEST_LOGGER = "integration_bridge.http"
+_log = logging.getLogger(_REQUEST_LOGGER)
 
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -36,15 +46,13 @@ _STANDARD_ATTRS = frozenset(
 # Records are stamped with the request context when they are made, so that a
 # handler formatting them later (a queue, a test's capture) still knows whose
 # request it was.
-_USER_ATTR = "_ib_user_id"
-_KEY_ATTR = "_ib_api_key"
+_CONTEXT_ATTR = "_ib_headers"
 _previous_factory = logging.getLogRecordFactory()
 
 
 def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _previous_factory(*args, **kwargs)
-    setattr(record, _USER_ATTR, user_id_var.get())
-    setattr(record, _KEY_ATTR, api_key_var.get())
+    setattr(record, _CONTEXT_ATTR, request_headers_var.get())
     return record
 
 
@@ -57,6 +65,17 @@ def anonymize_key(key: str | None) -> str:
     if not key:
         return "UNKNOWN"
     return "***" + key[-10:]
+
+
+def _context_fields(headers: Mapping[str, str] | None, entry: dict[str, Any]) -> None:
+    if headers is not None:
+        user_id = headers.get("x-user-id")
+        if user_id and "userId" not in entry:
+            entry["userId"] = user_id
+        if "apiKey" not in entry:
+            entry["apiKey"] = anonymize_key(headers.get("x-provider-key"))
+    elif "apiKey" not in entry:
+        entry["apiKey"] = "UNKNOWN"
 
 
 class JsonFormatter(logging.Formatter):
@@ -73,12 +92,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
-        if "userId" not in entry:
-            user_id = getattr(record, _USER_ATTR, None)
-            if user_id:
-                entry["userId"] = user_id
-        if "apiKey" not in entry:
-            entry["apiKey"] = getattr(record, _KEY_ATTR, None) or "UNKNOWN"
+        _context_fields(getattr(record, _CONTEXT_ATTR, None), entry)
         if record.exc_info:
             entry["stack"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
@@ -88,7 +102,8 @@ class _PlainFormatter(logging.Formatter):
     """Readable lines for development: time, level, user, message."""
 
     def format(self, record: logging.LogRecord) -> str:
-        user = getattr(record, _USER_ATTR, None)
+        headers = getattr(record, _CONTEXT_ATTR, None)
+        user = headers.get("x-user-id") if headers is not None else None
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
         if user:
@@ -98,8 +113,99 @@ class _PlainFormatter(logging.Formatter):
         return line
 
 
+class RequestLogWriter:
+    """Writes the per-request lines in batches (at most ``delay`` seconds late)."""
+
+    def __init__(
+        self, stream: IO[bytes], *, plain: bool = False, delay: float = 0.2, max_bytes: int = 65536
+    ) -> None:
+        self._stream = stream
+        self._plain = plain
+        self._delay = delay
+        self._max_bytes = max_bytes
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
+
+    def write(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        duration_ms: float,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Add one request's line."""
+        message = f"[request] {method} {path} {status} {duration_ms:.1f}ms"
+        if self._plain:
+            stamp = time.strftime("%H:%M:%S")
+            user = headers.get("x-user-id")
+            line = f"{stamp} INFO    {message}" + (f" (user {user})" if user else "") + "\n"
+            data = line.encode()
+        else:
+            entry: dict[str, Any] = {
+                "time": int(time.time() * 1000),
+                "level": "info",
+                "message": message,
+                "logger": _REQUEST_LOGGER,
+                "status": status,
+                "durationMs": round(duration_ms, 1),
+            }
+            _context_fields(headers, entry)
+            data = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+        self._lines.append(data)
+        self._size += len(data)
+        if self._size >= self._max_bytes:
+            self.flush()
+        elif not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._scheduled = True
+            loop.call_later(self._delay, self.flush)
+
+    def flush(self) -> None:
+        """Write out what is buffered."""
+        self._scheduled = False
+        if not self._lines:
+            return
+        data = b"".join(self._lines)
+        self._lines.clear()
+        self._size = 0
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass  # stdout closed: nothing sensible left to do with a log line
+
+
+_writer: RequestLogWriter | None = None
+
+
+def log_request(
+    method: str, path: str, status: int, duration_ms: float, headers: Mapping[str, str]
+) -> None:
+    """Log one handled request (fast path when logging was configured here)."""
+    if not _log.isEnabledFor(logging.INFO):
+        return
+    if _writer is not None:
+        _writer.write(method, path, status, duration_ms, headers)
+        return
+    _log.info(
+        "[request] %s %s %d %.1fms",
+        method,
+        path,
+        status,
+        duration_ms,
+        extra={"status": status, "durationMs": round(duration_ms, 1)},
+    )
+
+
 def configure_logging(level: str = "INFO", *, plain: bool = False) -> None:
     """Send the root logger to stdout, as JSON lines or (``plain``) readable text."""
+    global _writer
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_PlainFormatter() if plain else JsonFormatter())
     root = logging.getLogger()
@@ -107,5 +213,9 @@ def configure_logging(level: str = "INFO", *, plain: bool = False) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # aiohttp's access log duplicates our timing middleware's line.
+    # aiohttp's access log would duplicate our request line.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if _writer is not None:
+        _writer.flush()
+    _writer = RequestLogWriter(sys.stdout.buffer, plain=plain)
+    atexit.register(_writer.flush)

@@ -1,10 +1,11 @@
 """The middleware chain, outermost first: CORS, then `request_middleware`.
 
-`request_middleware` does, around every handler and in this order: build the
-per-request `Config` from the ``x-*`` headers and put the user id in the log
-context; time the request (``Server-Timing`` header and one log line); turn
+`request_middleware` does, around every handler and in this order: put the
+request's headers (user id, provider key) in the log context and its app in
+`runtime`; time the request (``Server-Timing`` header and one log line); turn
 every exception into an answer (the one place where that happens); compress
-large answers for clients that accept gzip.
+large answers for clients that accept gzip. The per-request `Config` is built
+from the ``x-*`` headers on first use (`config_of`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from integration_bridge import runtime
 from integration_bridge.errors import IntegrationErrorType, ServerError
-from integration_bridge.logging import anonymize_key, api_key_var, user_id_var
+from integration_bridge.logging import log_request, request_headers_var
 from integration_bridge.models import Config
 from integration_bridge.responses import accepts_gzip
 
@@ -31,7 +32,7 @@ _COMPRESS_MIN_BYTES = 1024
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
-def config_from_headers(request: web.Request) -> Config:
+def _config_from_headers(request: web.Request) -> Config:
     """The `Config` the ``x-*`` headers describe (missing headers: empty strings)."""
     headers = request.headers
     return Config.model_construct(
@@ -46,7 +47,7 @@ def config_of(request: web.Request) -> Config:
     """The `Config` of this request."""
     config = request.get(_CONFIG)
     if config is None:
-        config = config_from_headers(request)
+        config = _config_from_headers(request)
         request[_CONFIG] = config
     return config
 
@@ -61,57 +62,49 @@ def _error_response(error: Exception, request: web.Request) -> web.Response:
     return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
 
 
+def _plain_http_error(error: web.HTTPException) -> web.Response:
+    """aiohttp's own answers (404, 405, 413), as plain text like ours."""
+    response = web.Response(
+        status=error.status, text=error.text or error.reason, content_type="text/plain"
+    )
+    allow = error.headers.get("Allow")
+    if allow is not None:
+        response.headers["Allow"] = allow
+    return response
+
+
 @web.middleware
 async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Config and log context, timing, error answers and compression for one request."""
-    config = config_from_headers(request)
-    request[_CONFIG] = config
-    runtime.activate(request.app)
-    user_token = user_id_var.set(config.user_id or None)
-    key_token = api_key_var.set(anonymize_key(config.api_key))
+    """Log context, timing, error answers and compression for one request."""
+    headers = request.headers
+    context_token = request_headers_var.set(headers)
+    app_token = runtime.request_app_var.set(request.app)
     started = time.perf_counter()
     try:
         try:
             response = await handler(request)
         except web.HTTPException as http_error:
-            # aiohttp's own answers (404, 405, 413): keep them, but as plain text.
-            if http_error.status >= 400:
-                response = web.Response(
-                    status=http_error.status,
-                    text=http_error.text or http_error.reason,
-                    content_type="text/plain",
-                    headers={k: v for k, v in http_error.headers.items() if k == "Allow"},
-                )
-            else:
+            if http_error.status < 400:
                 raise
+            response = _plain_http_error(http_error)
         except Exception as error:
             response = _error_response(error, request)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if not response.prepared:
             response.headers["Server-Timing"] = f"total;dur={elapsed_ms:.1f}"
+            body = getattr(response, "body", None)
             if (
-                isinstance(response, web.Response)
-                and response.body is not None
+                isinstance(body, bytes)
+                and len(body) >= _COMPRESS_MIN_BYTES
                 and "Content-Encoding" not in response.headers
-                and isinstance(response.body, bytes)
-                and len(response.body) >= _COMPRESS_MIN_BYTES
                 and accepts_gzip(request)
             ):
-                response.enable_compression(web.ContentCoding.gzip)
-        if _log.isEnabledFor(logging.INFO):
-            _log.info(
-                "[%s] %s %s %d %.1fms",
-                "request",
-                request.method,
-                request.path,
-                response.status,
-                elapsed_ms,
-                extra={"status": response.status, "durationMs": round(elapsed_ms, 1)},
-            )
+                response.enable_compression(web.ContentCoding.gzip)  # type: ignore[union-attr]
+        log_request(request.method, request.path, response.status, elapsed_ms, headers)
         return response
     finally:
-        user_id_var.reset(user_token)
-        api_key_var.reset(key_token)
+        request_headers_var.reset(context_token)
+        runtime.request_app_var.reset(app_token)
 
 
 def cors_middleware(

@@ -12,16 +12,19 @@ from contextvars import ContextVar
 
 from aiohttp import web
 
-__all__ = ["activate", "current_app"]
+__all__ = ["activate", "current_app", "deactivate", "request_app_var"]
 
-_app_var: ContextVar[web.Application | None] = ContextVar("integration_bridge_app", default=None)
+request_app_var: ContextVar[web.Application | None] = ContextVar(
+    "integration_bridge_app", default=None
+)
+"""The app of the request being handled (set by the request middleware)."""
 _last_started: web.Application | None = None
 
 
 def activate(app: web.Application, *, started: bool = False) -> None:
     """Make ``app`` the current one in this context (and, if ``started``, the default)."""
     global _last_started
-    _app_var.set(app)
+    request_app_var.set(app)
     if started:
         _last_started = app
 
@@ -39,7 +42,7 @@ def current_app() -> web.Application:
     Raises:
         RuntimeError: no bridge app is running.
     """
-    app = _app_var.get() or _last_started
+    app = request_app_var.get() or _last_started
     if app is None:
         raise RuntimeError("no integration_bridge app is running")
     return app
