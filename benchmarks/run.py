@@ -233,7 +233,7 @@ def scenario_serving(report: Report, args: argparse.Namespace, contacts: int) ->
 
 
 def scenario_memory(report: Report, args: argparse.Namespace) -> None:
-    """RSS per cached contact for ``--users`` users × 1,000 contacts."""
+    """RSS per cached contact for ``--users`` users x 1,000 contacts."""
     users = args.users
     with bridge({"BENCH_CONTACTS": "1000"})() as (port, pid):
         json_size = warm(port, "warm-up-user")
