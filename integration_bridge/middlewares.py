@@ -100,7 +100,9 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                 and accepts_gzip(request)
             ):
                 response.enable_compression(web.ContentCoding.gzip)  # type: ignore[union-attr]
-        log_request(request.method, request.path, response.status, elapsed_ms, headers)
+        if response.status != 200 or request.path != "/health":
+            # Health probes come every few seconds from every balancer: only failures are news.
+            log_request(request.method, request.path, response.status, elapsed_ms, headers)
         return response
     finally:
         request_headers_var.reset(context_token)
