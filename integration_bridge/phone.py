@@ -1,0 +1,72 @@
+"""Phone number sanitizing: type, E.164 and localized forms (pure, memoized)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
+__all__ = ["is_direct_dial", "normalize", "region_of_locale", "sanitize_phone_number"]
+
+_DIRECT_DIAL_MAX = 5
+_NOT_KEPT = re.compile(r"[^A-Za-z0-9_+]")
+_DEFAULT_REGION = "DE"
+
+
+def normalize(number: str) -> str:
+    """The number without anything but ASCII letters, digits, ``_`` and ``+``."""
+    return _NOT_KEPT.sub("", number)
+
+
+def is_direct_dial(number: str) -> bool:
+    """A short internal extension: at most 5 characters once normalized."""
+    return len(normalize(number)) <= _DIRECT_DIAL_MAX
+
+
+def region_of_locale(locale: str) -> str:
+    """``de-DE`` → ``DE``, ``en_US`` → ``US``; a bare ``fr`` → ``FR``; empty → ``DE``."""
+    part = re.split(r"[-_]", locale)[-1].strip() if locale else ""
+    return part.upper() or _DEFAULT_REGION
+
+
+@lru_cache(maxsize=65536)
+def _formats(number: str, region: str) -> tuple[str, str, str] | None:
+    """(E.164, localized, number's region) or None when the number does not parse."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except NumberParseException:
+        return None
+    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    number_region = phonenumbers.region_code_for_number(
+        parsed
+    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
+    style = (
+        PhoneNumberFormat.NATIONAL if number_region == region else PhoneNumberFormat.INTERNATIONAL
+    )
+    return e164, phonenumbers.format_number(parsed, style), number_region
+
+
+def sanitize_phone_number(label: str, number: str, locale: str) -> dict[str, str]:
+    """``{label, type, e164, localized, phoneNumber}`` for one number, as the original does.
+
+    Args:
+        label: the number's label (WORK, MOBILE, ... or any string).
+        number: the number as the CRM holds it.
+        locale: the caller's locale; its region is the default for national numbers.
+    """
+    direct_dial = is_direct_dial(number)
+    formats = _formats(number, region_of_locale(locale))
+    if formats is None:
+        e164 = localized = phone_number = number
+    else:
+        phone_number, localized, _ = formats
+        e164 = number if direct_dial else phone_number
+    return {
+        "label": label,
+        "type": "DIRECT_DIAL" if direct_dial else "STANDARD",
+        "e164": e164,
+        "localized": localized,
+        "phoneNumber": phone_number,
+    }
