@@ -113,4 +113,4 @@ def contact_to_dict(value: Any) -> dict[str, Any]:
         return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
     if not isinstance(value, Mapping):
         raise ServerError(500, "Invalid contact returned from bridge: expected an object")
-    return {_CAMEL_FIELDS.get(key, key): item for key, item in value.items()}
+    return {_CAMEL_FIELDS.get(str(key), str(key)): item for key, item in value.items()}

@@ -99,7 +99,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                 and "Content-Encoding" not in response.headers
                 and accepts_gzip(request)
             ):
-                response.enable_compression(web.ContentCoding.gzip)  # type: ignore[union-attr]
+                response.enable_compression(web.ContentCoding.gzip)
         if response.status != 200 or request.path != "/health":
             # Health probes come every few seconds from every balancer: only failures are news.
             log_request(request.method, request.path, response.status, elapsed_ms, headers)

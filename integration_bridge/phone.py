@@ -41,7 +41,7 @@ def _formats(number: str, region: str) -> tuple[str, str, str] | None:
     e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
     number_region = phonenumbers.region_code_for_number(
         parsed
-    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
+    ) or phonenumbers.region_code_for_country_code(parsed.country_code or 0)
     style = (
         PhoneNumberFormat.NATIONAL if number_region == region else PhoneNumberFormat.INTERNATIONAL
     )

@@ -89,6 +89,7 @@ class Settings:
     google_cloud_project: str | None = None
     pubsub_emulator_host: str | None = None
     google_application_credentials: str | None = None
+    pubsub_publish_timeout: float = 10.0
     product_name: str = "CLINQ"
     max_body_size: int = 1024 * 1024
     cors_origins: tuple[str, ...] | None = None
@@ -149,6 +150,7 @@ class Settings:
             google_cloud_project=get("GOOGLE_CLOUD_PROJECT"),
             pubsub_emulator_host=get("PUBSUB_EMULATOR_HOST"),
             google_application_credentials=get("GOOGLE_APPLICATION_CREDENTIALS"),
+            pubsub_publish_timeout=parsed("PUBSUB_PUBLISH_TIMEOUT", _number(float, 0.1), 10.0),
             product_name=get("PRODUCT_NAME") or "CLINQ",
             max_body_size=parsed("MAX_BODY_SIZE", _number(int, 1), 1024 * 1024),
             cors_origins=parsed("CORS_ORIGINS", _origins, None),

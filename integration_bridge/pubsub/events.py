@@ -1,0 +1,77 @@
+"""Integration events (webhooks) and provider key updates on Pub/Sub."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from integration_bridge.logging import anonymize_key
+from integration_bridge.models import Config
+from integration_bridge.pubsub.factory import topic_path
+from integration_bridge.pubsub.publisher import Publisher, PublishError
+from integration_bridge.settings import Settings
+
+__all__ = ["publish_integration_events", "publish_provider_key_update", "unique_events"]
+
+_log = logging.getLogger("integration_bridge.events")
+
+
+def unique_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events with exact duplicates removed, order kept."""
+    seen: list[dict[str, Any]] = []
+    for event in events:
+        if event not in seen:
+            seen.append(event)
+    return seen
+
+
+async def publish_integration_events(
+    publisher: Publisher, settings: Settings, events: Iterable[dict[str, Any]]
+) -> int:
+    """Publish each event as ``{"integrationName", ...event}``; returns how many went out.
+
+    A failed publish is logged and does not stop the others.
+    """
+    if not settings.pubsub_topic_name_integration_events:
+        _log.error("[handleWebhook] PUBSUB_TOPIC_NAME_INTEGRATION_EVENTS is not set")
+        return 0
+    topic = topic_path(settings.pubsub_topic_name_integration_events, settings.google_cloud_project)
+    futures = [
+        publisher.submit(topic, {"integrationName": settings.integration_name, **event})
+        for event in unique_events(events)
+    ]
+    published = 0
+    for future in futures:
+        try:
+            await future
+            published += 1
+        except PublishError as error:
+            _log.error("[handleWebhook] Publishing an integration event failed: %s", error)
+    return published
+
+
+async def publish_provider_key_update(
+    publisher: Publisher, settings: Settings, config: Config, provider_key: str
+) -> None:
+    """Announce a user's new provider key on ``PUBSUB_TOPIC_NAME_UPDATE_PROVIDER_KEY``."""
+    if not settings.pubsub_topic_name_update_provider_key:
+        _log.error("[updateProviderKey] PUBSUB_TOPIC_NAME_UPDATE_PROVIDER_KEY is not set")
+        return
+    topic = topic_path(
+        settings.pubsub_topic_name_update_provider_key, settings.google_cloud_project
+    )
+    message = {
+        "userId": config.user_id,
+        "integrationName": settings.integration_name,
+        "providerKey": provider_key,
+    }
+    try:
+        await publisher.publish(topic, message)
+    except PublishError as error:
+        _log.error(
+            "[updateProviderKey] Publishing the key update (%s) failed: %s",
+            anonymize_key(provider_key),
+            error,
+        )
+        raise

@@ -1,0 +1,196 @@
+"""POST /contacts/stream: a bridge's async generator as an ordered Pub/Sub stream.
+
+Every non-empty batch is validated, sanitized and published as ``IN_PROGRESS``
+(split into several messages when too large for one); the end of the
+generator publishes ``COMPLETE``, an exception ``FAILED``. All messages of one
+stream share the ordering key ``<user id>:<timestamp>``. Running streams are
+tracked so that shutdown can drain them, and cut ones end with ``FAILED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import orjson
+
+from integration_bridge.adapter import Adapter
+from integration_bridge.contacts import prepare_contacts
+from integration_bridge.errors import ServerError
+from integration_bridge.logging import request_headers_var
+from integration_bridge.models import Config
+from integration_bridge.pubsub.factory import topic_path
+from integration_bridge.pubsub.publisher import Publisher, PublishError
+from integration_bridge.settings import Settings
+
+__all__ = ["MAX_MESSAGE_DATA_BYTES", "ContactStreamer", "split_contacts"]
+
+_log = logging.getLogger("integration_bridge.stream")
+
+MAX_MESSAGE_DATA_BYTES = 4_000_000
+"""Largest JSON of one stream message (base64 in a REST request stays well under 10 MB)."""
+
+
+def split_contacts(
+    contacts: list[dict[str, Any]], envelope_bytes: int, limit: int = MAX_MESSAGE_DATA_BYTES
+) -> list[list[dict[str, Any]]]:
+    """Cut a batch into chunks whose message JSON stays under ``limit`` bytes."""
+    chunks: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = envelope_bytes
+    for contact in contacts:
+        contact_size = len(orjson.dumps(contact)) + 1
+        if current and size + contact_size > limit:
+            chunks.append(current)
+            current, size = [], envelope_bytes
+        current.append(contact)
+        size += contact_size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class ContactStreamer:
+    """Starts, tracks and drains contact streams."""
+
+    def __init__(self, adapter: Adapter, publisher: Publisher, settings: Settings) -> None:
+        self.adapter = adapter
+        self.publisher = publisher
+        self.settings = settings
+        project = settings.google_cloud_project
+        self.topics = [
+            topic_path(name, project)
+            for name in (
+                settings.pubsub_topic_name_contact_streaming,
+                settings.pubsub_additional_topic_name,
+            )
+            if name
+        ]
+        self.max_in_flight = 32
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
+
+    @property
+    def running(self) -> int:
+        """How many streams are running now."""
+        return len(self._running)
+
+    def start(self, config: Config) -> int:
+        """Start streaming ``config``'s contacts in the background; returns the timestamp.
+
+        Raises:
+            ServerError: 503 while the server shuts down.
+        """
+        if self._closing:
+            raise ServerError(503, "Server is shutting down")
+        timestamp = int(time.time() * 1000)
+        ordering_key = f"{config.user_id}:{timestamp}"
+        while ordering_key in self._running:  # two streams of one user in the same ms
+            timestamp += 1
+            ordering_key = f"{config.user_id}:{timestamp}"
+        # Keep the user id in the log context of the stream, but not the request's other headers.
+        context_headers = {"x-user-id": config.user_id, "x-provider-key": config.api_key}
+        task = asyncio.create_task(
+            self._run(config, timestamp, ordering_key, context_headers),
+            name=f"stream:{ordering_key}",
+        )
+        self._running[ordering_key] = task
+        task.add_done_callback(lambda _: self._running.pop(ordering_key, None))
+        return timestamp
+
+    def _message(
+        self, config: Config, timestamp: int, contacts: list[Any], state: str
+    ) -> dict[str, Any]:
+        return {
+            "userId": config.user_id,
+            "timestamp": timestamp,
+            "contacts": contacts,
+            "state": state,
+            "integrationName": self.settings.integration_name,
+        }
+
+    async def _publish(self, message: dict[str, Any], ordering_key: str) -> None:
+        data = orjson.dumps(message)
+        await asyncio.gather(
+            *(self.publisher.publish(topic, data, ordering_key) for topic in self.topics)
+        )
+
+    def _submit(self, message: dict[str, Any], ordering_key: str) -> list[asyncio.Future[str]]:
+        data = orjson.dumps(message)
+        return [self.publisher.submit(topic, data, ordering_key) for topic in self.topics]
+
+    async def _run(
+        self, config: Config, timestamp: int, ordering_key: str, headers: dict[str, str]
+    ) -> None:
+        request_headers_var.set(headers)
+        envelope = len(orjson.dumps(self._message(config, timestamp, [], "IN_PROGRESS")))
+        contacts = 0
+        state = "COMPLETE"
+        in_flight: deque[asyncio.Future[str]] = deque()
+        try:
+            async for batch in self.adapter.stream_contacts(config):
+                if not batch:
+                    continue
+                try:
+                    prepared = prepare_contacts(batch, config.locale)
+                except ServerError as error:
+                    _log.warning("[streamContacts] Skipping an invalid batch: %s", error.message)
+                    continue
+                for chunk in split_contacts(prepared, envelope):
+                    message = self._message(config, timestamp, chunk, "IN_PROGRESS")
+                    in_flight.extend(self._submit(message, ordering_key))
+                    # Pipelined, so batches share requests; bounded, so memory stays flat.
+                    while len(in_flight) > self.max_in_flight:
+                        await in_flight.popleft()
+                contacts += len(prepared)
+            while in_flight:
+                await in_flight.popleft()
+        except asyncio.CancelledError:
+            state = "FAILED"
+            _log.warning("[streamContacts] Stream cut at shutdown after %d contacts", contacts)
+        except PublishError as error:
+            state = "FAILED"
+            _log.error("[streamContacts] Publishing the stream failed: %s", error)
+        except Exception:
+            state = "FAILED"
+            _log.exception("[streamContacts] The bridge's stream failed")
+        finally:
+            for future in in_flight:
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # retrieved: a failure was already reported
+        await self._finish(config, timestamp, ordering_key, state, contacts)
+
+    async def _finish(
+        self, config: Config, timestamp: int, ordering_key: str, state: str, contacts: int
+    ) -> None:
+        for topic in self.topics:
+            self.publisher.resume(topic, ordering_key)
+        try:
+            await self._publish(self._message(config, timestamp, [], state), ordering_key)
+        except PublishError as error:
+            _log.error("[streamContacts] Could not publish the %s state: %s", state, error)
+            return
+        _log.info("[streamContacts] Stream %s with %d contacts", state.lower(), contacts)
+
+    async def shutdown(self, timeout: float) -> None:  # noqa: ASYNC109 - a drain bound
+        """Take no new streams; wait up to ``timeout`` for running ones, then cut the rest."""
+        self._closing = True
+        tasks = list(self._running.values())
+        if not tasks:
+            return
+        _log.info("[streamContacts] Waiting for %d running stream(s)", len(tasks))
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=max(1.0, self.publisher_timeout))
+
+    @property
+    def publisher_timeout(self) -> float:
+        """How long publishing a final state may take."""
+        return self.settings.pubsub_publish_timeout + 1

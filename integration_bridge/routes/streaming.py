@@ -1,0 +1,26 @@
+"""POST /contacts/stream."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from integration_bridge.adapter import require
+from integration_bridge.appkeys import ADAPTER, STREAMER
+from integration_bridge.errors import ServerError
+from integration_bridge.middlewares import config_of
+from integration_bridge.responses import json_response
+from integration_bridge.routes.common import attach_provider_key
+
+__all__ = ["stream_contacts_handler"]
+
+
+async def stream_contacts_handler(request: web.Request) -> web.Response:
+    """Start streaming the caller's contacts to Pub/Sub; answers ``{"timestamp": ms}`` at once."""
+    require(request.app[ADAPTER], "stream_contacts")
+    config = config_of(request)
+    if not config.user_id:
+        raise ServerError(400, "Missing user ID")
+    timestamp = request.app[STREAMER].start(config)
+    response = json_response({"timestamp": timestamp})
+    await attach_provider_key(request, response, required=False)
+    return response

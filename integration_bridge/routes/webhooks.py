@@ -1,0 +1,34 @@
+"""POST /webhook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from integration_bridge.adapter import require
+from integration_bridge.appkeys import ADAPTER, PUBLISHER, SETTINGS
+from integration_bridge.models import IntegrationsEvent
+from integration_bridge.pubsub.events import publish_integration_events
+from integration_bridge.responses import text_response
+from integration_bridge.validation import parse_as
+
+__all__ = ["webhook_handler"]
+
+
+def _event(value: Any) -> dict[str, Any]:
+    return parse_as(
+        IntegrationsEvent, value, status=500, message="Invalid event returned from bridge"
+    ).to_wire()
+
+
+async def webhook_handler(request: web.Request) -> web.Response:
+    """Verify a CRM webhook, turn it into events and publish them; 200 ``OK``."""
+    adapter = request.app[ADAPTER]
+    require(adapter, "handle_webhook")
+    require(adapter, "verify_webhook_request")
+    if not await adapter.verify_webhook_request(request):
+        return text_response("Webhook verification failed", status=403)
+    events = [_event(event) for event in await adapter.handle_webhook(request) or []]
+    await publish_integration_events(request.app[PUBLISHER], request.app[SETTINGS], events)
+    return text_response("OK")
