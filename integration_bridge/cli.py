@@ -163,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.from_env()
+        from integration_bridge.logging import configure_logging
+
+        configure_logging(settings.log_level, plain=settings.log_plain)
         # Fail fast, before any worker starts: the target imports, the settings fit it.
         app = _build_app(args.target, settings)
     except (SettingsError, TargetError) as error:

@@ -6,6 +6,8 @@ import itertools
 import logging
 from typing import Any
 
+import orjson
+
 from integration_bridge.pubsub.publisher import Publisher, to_bytes
 
 __all__ = ["LocalPublisher"]
@@ -21,9 +23,15 @@ class LocalPublisher(Publisher):
 
     async def publish(self, topic: str, message: Any, ordering_key: str | None = None) -> str:
         """Log the message and return a local id."""
+        data = to_bytes(message)
+        if isinstance(message, bytes):
+            try:
+                message = orjson.loads(message)
+            except orjson.JSONDecodeError:
+                message = None
         state = message.get("state") if isinstance(message, dict) else None
         contacts = message.get("contacts") if isinstance(message, dict) else None
-        size = len(to_bytes(message))
+        size = len(data)
         _log.info(
             "[LocalPublisher] %s key=%s state=%s contacts=%s bytes=%d",
             topic,

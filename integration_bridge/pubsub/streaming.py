@@ -70,6 +70,7 @@ class ContactStreamer:
             if name
         ]
         self.max_in_flight = 32
+        self.max_message_bytes = MAX_MESSAGE_DATA_BYTES
         self._running: dict[str, asyncio.Task[None]] = {}
         self._closing = False
 
@@ -139,7 +140,7 @@ class ContactStreamer:
                 except ServerError as error:
                     _log.warning("[streamContacts] Skipping an invalid batch: %s", error.message)
                     continue
-                for chunk in split_contacts(prepared, envelope):
+                for chunk in split_contacts(prepared, envelope, self.max_message_bytes):
                     message = self._message(config, timestamp, chunk, "IN_PROGRESS")
                     in_flight.extend(self._submit(message, ordering_key))
                     # Pipelined, so batches share requests; bounded, so memory stays flat.

@@ -1,0 +1,193 @@
+"""POST /contacts/stream end to end: the app, the publisher, the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
+from integration_bridge.appkeys import STREAMER
+from integration_bridge.testing.pubsub_emulator import PubSubEmulator
+from tests.conftest import USER_HEADERS
+from tests.pubsub.conftest import CONTACTS_TOPIC, MIRROR_TOPIC, pubsub_settings, subscription
+
+
+def contact(id: str, number: str = "+49 157 12345678") -> dict[str, Any]:
+    return {
+        "id": id,
+        "firstName": "Ada",
+        "phoneNumbers": [{"label": "WORK", "phoneNumber": number}],
+    }
+
+
+class StreamingAdapter(Adapter):
+    def __init__(self, batches: list[Any], fail_at_end: bool = False, delay: float = 0) -> None:
+        self.batches = batches
+        self.fail_at_end = fail_at_end
+        self.delay = delay
+
+    async def stream_contacts(self, config: Config) -> AsyncIterator[list[Any]]:
+        for batch in self.batches:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield batch
+        if self.fail_at_end:
+            raise RuntimeError("CRM went away")
+
+
+async def stream(
+    aiohttp_client: Any, emulator: PubSubEmulator, adapter: Adapter, **settings: Any
+) -> tuple[Any, int]:
+    client = await aiohttp_client(
+        create_app(adapter, settings=pubsub_settings(emulator, **settings))
+    )
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert response.status == 200
+    body = await response.json()
+    return client, body["timestamp"]
+
+
+async def messages(
+    emulator: PubSubEmulator, topic: str = CONTACTS_TOPIC, count: int = 1
+) -> list[Any]:
+    """Wait until a terminal state arrived, then return every message."""
+    received: list[Any] = []
+    for _ in range(400):
+        received += [m for m in emulator.drain(subscription(topic))]
+        if sum(m.json()["state"] != "IN_PROGRESS" for m in received) >= count:
+            return received
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no terminal state; got {[m.json()['state'] for m in received]}")
+
+
+async def test_stream_publishes_batches_then_complete(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    adapter = StreamingAdapter([[contact("1"), contact("2")], [], [contact("3", "12")]])
+    _, timestamp = await stream(aiohttp_client, emulator, adapter)
+    received = await messages(emulator)
+    bodies = [m.json() for m in received]
+    assert [b["state"] for b in bodies] == ["IN_PROGRESS", "IN_PROGRESS", "COMPLETE"]
+    assert {m.ordering_key for m in received} == {f"user-1:{timestamp}"}
+    assert all(b["timestamp"] == timestamp for b in bodies)
+    assert all(b["userId"] == "user-1" and b["integrationName"] == "test-bridge" for b in bodies)
+    assert [c["id"] for c in bodies[0]["contacts"]] == ["1", "2"]
+    first = bodies[0]["contacts"][0]
+    assert first["name"] == "Ada"
+    assert first["phoneNumbers"][0]["e164"] == "+4915712345678"
+    assert bodies[1]["contacts"][0]["phoneNumbers"][0]["type"] == "DIRECT_DIAL"
+    assert bodies[2]["contacts"] == []
+
+
+async def test_failing_generator_ends_with_failed(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    adapter = StreamingAdapter([[contact("1")]], fail_at_end=True)
+    await stream(aiohttp_client, emulator, adapter)
+    states = [m.json()["state"] for m in await messages(emulator)]
+    assert states == ["IN_PROGRESS", "FAILED"]
+
+
+async def test_invalid_batch_is_skipped(aiohttp_client: Any, emulator: PubSubEmulator) -> None:
+    adapter = StreamingAdapter([[contact("1")], [{"id": "no numbers"}], [contact("3")]])
+    await stream(aiohttp_client, emulator, adapter)
+    bodies = [m.json() for m in await messages(emulator)]
+    assert [b["state"] for b in bodies] == ["IN_PROGRESS", "IN_PROGRESS", "COMPLETE"]
+    assert [b["contacts"][0]["id"] for b in bodies[:2]] == ["1", "3"]
+
+
+async def test_large_batch_is_split(aiohttp_client: Any, emulator: PubSubEmulator) -> None:
+    batch = [contact(str(n)) for n in range(300)]
+    client = await aiohttp_client(
+        create_app(StreamingAdapter([batch]), settings=pubsub_settings(emulator))
+    )
+    client.app[STREAMER].max_message_bytes = 20_000
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert response.status == 200
+    bodies = [m.json() for m in await messages(emulator)]
+    assert len(bodies) > 3
+    assert bodies[-1]["state"] == "COMPLETE"
+    ids = [c["id"] for b in bodies[:-1] for c in b["contacts"]]
+    assert ids == [str(n) for n in range(300)]
+    assert all(len(m.data) <= 20_000 for m in emulator.drain(subscription(CONTACTS_TOPIC)))
+
+
+async def test_additional_topic_mirrors_every_message(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    adapter = StreamingAdapter([[contact("1")]])
+    await stream(aiohttp_client, emulator, adapter, pubsub_additional_topic_name=MIRROR_TOPIC)
+    main = [m.json() for m in await messages(emulator)]
+    mirror = [m.json() for m in await messages(emulator, MIRROR_TOPIC)]
+    assert main == mirror and len(main) == 2
+
+
+async def test_publish_retries_keep_the_stream_whole(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    batches = [[contact(f"{b}-{n}") for n in range(50)] for b in range(20)]
+    emulator.fail_every(2, status=503)
+    await stream(aiohttp_client, emulator, StreamingAdapter(batches, delay=0.02))
+    bodies = [m.json() for m in await messages(emulator)]
+    emulator.fail_every(0)
+    assert emulator.rejected_requests >= 3
+    assert [b["state"] for b in bodies].count("COMPLETE") == 1
+    assert bodies[-1]["state"] == "COMPLETE"
+    ids = [c["id"] for b in bodies[:-1] for c in b["contacts"]]
+    assert ids == [f"{b}-{n}" for b in range(20) for n in range(50)]
+
+
+async def test_missing_user_id_is_400(aiohttp_client: Any, emulator: PubSubEmulator) -> None:
+    client = await aiohttp_client(
+        create_app(StreamingAdapter([]), settings=pubsub_settings(emulator))
+    )
+    response = await client.post("/contacts/stream", headers={"x-provider-key": "k"})
+    assert response.status == 400
+    assert await response.text() == "Missing user ID"
+
+
+async def test_shutdown_drains_running_streams_and_fails_cut_ones(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    slow = StreamingAdapter([[contact(str(n))] for n in range(100)], delay=0.05)
+    client, _ = await stream(aiohttp_client, emulator, slow, shutdown_timeout=0.2)
+    quick_headers = {**USER_HEADERS, "x-user-id": "user-2"}
+    await client.close()  # runs the app's cleanup: drain for 0.2 s, then cut
+    received = emulator.drain(subscription(CONTACTS_TOPIC))
+    states = [m.json()["state"] for m in received]
+    assert states[-1] == "FAILED"
+    assert states.count("FAILED") == 1 and "COMPLETE" not in states
+    assert 0 < states.count("IN_PROGRESS") < 100
+    assert quick_headers["x-user-id"] == "user-2"
+
+
+async def test_no_new_streams_while_shutting_down(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    client = await aiohttp_client(
+        create_app(StreamingAdapter([]), settings=pubsub_settings(emulator))
+    )
+    await client.app[STREAMER].shutdown(0)
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert response.status == 503
+
+
+@pytest.mark.parametrize(
+    ("missing", "variable"),
+    [
+        ("integration_name", "INTEGRATION_NAME"),
+        ("pubsub_topic_name_contact_streaming", "PUBSUB_TOPIC_NAME_CONTACT_STREAMING"),
+    ],
+)
+def test_real_pubsub_needs_names(emulator: PubSubEmulator, missing: str, variable: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        create_app(StreamingAdapter([]), settings=pubsub_settings(emulator, **{missing: None}))
+    assert info.value.variable == variable
+
+
+def test_local_publisher_fills_defaults() -> None:
+    app = create_app(StreamingAdapter([]), settings=Settings())
+    assert app is not None
