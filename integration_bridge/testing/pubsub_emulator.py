@@ -117,9 +117,7 @@ class PubSubEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop listening."""
@@ -172,7 +170,7 @@ class PubSubEmulator:
 
     # -- topics ---------------------------------------------------------------------------
 
-    async def _topic(self, request: web.Request) -> web.Response:
+    async def _topic(self, request: web.Request) -> web.StreamResponse:
         rest = request.match_info["rest"]
         project = request.match_info["project"]
         name, _, verb = rest.partition(":")
