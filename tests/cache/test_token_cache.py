@@ -1,0 +1,167 @@
+"""The OAuth token cache: single flight, the pending marker, failures, prefixes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+
+from integration_bridge import Adapter, Config, Settings, create_app, get_fresh_access_token
+from integration_bridge.cache.redis import RedisStorage
+from integration_bridge.cache.storage import Blob, MemoryStorage
+from integration_bridge.cache.token import TokenCache
+from tests.conftest import USER_HEADERS
+from tests.redis_server import RedisServer
+
+CONFIG = Config(user_id="u1", api_key="provider-key-1")
+
+
+class Refresher:
+    def __init__(self, delay: float = 0.05, fail: bool = False) -> None:
+        self.calls = 0
+        self.delay = delay
+        self.fail = fail
+
+    async def __call__(self, config: Config) -> str:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("refresh failed")
+        return f"token-{self.calls}"
+
+
+@pytest.fixture
+async def redis_storage(redis_url: str) -> AsyncIterator[RedisStorage]:
+    store = RedisStorage(redis_url)
+    yield store
+    await store.close()
+
+
+async def test_concurrent_callers_share_one_refresh() -> None:
+    cache = TokenCache(MemoryStorage())
+    refresh = Refresher()
+    tokens = await asyncio.gather(*(cache.get(CONFIG, refresh) for _ in range(50)))
+    assert set(tokens) == {"token-1"} and refresh.calls == 1
+    assert await cache.get(CONFIG, refresh) == "token-1"
+    assert refresh.calls == 1
+
+
+async def test_force_refreshes() -> None:
+    cache = TokenCache(MemoryStorage())
+    refresh = Refresher(0)
+    await cache.get(CONFIG, refresh)
+    assert await cache.get(CONFIG, refresh, force=True) == "token-2"
+    assert await cache.get(CONFIG, refresh) == "token-2"
+
+
+async def test_failure_clears_the_marker_and_the_next_caller_retries() -> None:
+    storage = MemoryStorage()
+    cache = TokenCache(storage)
+    failing = Refresher(fail=True)
+    with pytest.raises(RuntimeError):
+        await cache.get(CONFIG, failing)
+    assert await storage.get(cache.key(CONFIG.api_key)) is None
+    assert await cache.get(CONFIG, Refresher(0)) == "token-1"
+
+
+async def test_two_processes_on_one_redis_refresh_once(redis_url: str) -> None:
+    stores = [RedisStorage(redis_url) for _ in range(2)]
+    try:
+        caches = [TokenCache(store, prefix="AUTH:bridge", poll_interval=0.01) for store in stores]
+        refreshers = [Refresher(0.2), Refresher(0.2)]
+        tokens = await asyncio.gather(
+            *(caches[i % 2].get(CONFIG, refreshers[i % 2]) for i in range(20))
+        )
+        assert sum(r.calls for r in refreshers) == 1
+        assert len(set(tokens)) == 1
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_entry_format_and_ttl(redis_storage: RedisStorage, redis_server: RedisServer) -> None:
+    cache = TokenCache(redis_storage, prefix="AUTH:bridge", ttl=3540)
+    await cache.get(CONFIG, Refresher(0))
+    with redis_server.client() as client:
+        raw = client.get("AUTH:bridge:provider-key-1")
+        assert raw is not None
+        assert orjson.loads(zlib.decompress(base64.b64decode(raw))) == {
+            "accessToken": "token-1",
+            "isPending": False,
+        }
+        assert 3530 <= client.ttl("AUTH:bridge:provider-key-1") <= 3540
+
+
+async def test_stale_pending_marker_expires(redis_storage: RedisStorage) -> None:
+    cache = TokenCache(redis_storage, pending_ttl=0.5, poll_interval=0.02)
+    marker = Blob.of({"accessToken": None, "isPending": True})
+    await redis_storage.set(cache.key(CONFIG.api_key), marker, ttl=1)  # a dead process's marker
+    refresh = Refresher(0)
+    token = await asyncio.wait_for(cache.get(CONFIG, refresh), timeout=5)
+    assert token == "token-1" and refresh.calls == 1
+
+
+async def test_waiters_read_the_token_of_another_process(redis_storage: RedisStorage) -> None:
+    cache = TokenCache(redis_storage, poll_interval=0.02)
+    key = cache.key(CONFIG.api_key)
+    await redis_storage.set(key, Blob.of({"accessToken": None, "isPending": True}), ttl=5)
+
+    async def other_process_finishes() -> None:
+        await asyncio.sleep(0.2)
+        await redis_storage.set(key, Blob.of({"accessToken": "theirs", "isPending": False}))
+
+    refresh = Refresher(0)
+    token, _ = await asyncio.gather(cache.get(CONFIG, refresh), other_process_finishes())
+    assert token == "theirs" and refresh.calls == 0
+
+
+async def test_storage_outage_still_returns_a_token(own_redis: RedisServer) -> None:
+    store = RedisStorage(own_redis.url, timeout=0.2)
+    try:
+        own_redis.stop()
+        cache = TokenCache(store)
+        assert await cache.get(CONFIG, Refresher(0)) == "token-1"
+    finally:
+        await store.close()
+
+
+class TokenBridge(Adapter):
+    def __init__(self) -> None:
+        self.refresh = Refresher()
+
+    async def get_account_id(self, config: Config) -> str:
+        return await get_fresh_access_token(config, self.refresh)
+
+
+async def test_module_function_uses_the_apps_cache(aiohttp_client: Any) -> None:
+    bridge = TokenBridge()
+    app = create_app(bridge, settings=Settings(oauth2_redirect_url="https://x.example/done"))
+    client = await aiohttp_client(app)
+    responses = await asyncio.gather(
+        *(client.get("/account/id", headers=USER_HEADERS) for _ in range(10))
+    )
+    assert {await r.json() for r in responses} == {"token-1"}
+    assert bridge.refresh.calls == 1
+
+
+async def test_without_oauth2_nothing_is_cached(aiohttp_client: Any) -> None:
+    bridge = TokenBridge()
+    client = await aiohttp_client(create_app(bridge, settings=Settings()))
+    assert await (await client.get("/account/id", headers=USER_HEADERS)).json() == "token-1"
+    assert await (await client.get("/account/id", headers=USER_HEADERS)).json() == "token-2"
+
+
+def test_redis_with_oauth_needs_integration_name(redis_url: str) -> None:
+    from integration_bridge import SettingsError
+
+    with pytest.raises(SettingsError) as info:
+        create_app(
+            TokenBridge(),
+            settings=Settings(redis_url=redis_url, oauth2_redirect_url="https://x.example/done"),
+        )
+    assert info.value.variable == "INTEGRATION_NAME"
