@@ -1,0 +1,294 @@
+"""HTTP helpers on aiohttp's client: pagination, retries, rate limits.
+
+* `iterate_pages` / `paginate`: walk a paginated API with a next-request
+  callback, an end-of-data predicate, a delay between pages and a retry
+  decision on errors.
+* `request_with_retry`: one request, retried while a decider says so; every
+  attempt carries its number in a header.
+* `RateLimiter`: N calls per interval per key (e.g. per provider key); callers
+  wait instead of failing.
+* `HttpError`: a failed response with its body, which
+  `throw_and_delegate_error` turns into the right answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import inspect
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+__all__ = [
+    "RETRY_COUNT_HEADER",
+    "HttpError",
+    "HttpResponse",
+    "RateLimiter",
+    "RetryDecider",
+    "RetryDecision",
+    "iterate_pages",
+    "paginate",
+    "request_with_retry",
+    "retry_on_status",
+]
+
+RETRY_COUNT_HEADER = "X-Retry-Count"
+"""The header carrying the attempt number (0 for the first try)."""
+
+Req = TypeVar("Req")
+Page = TypeVar("Page")
+Item = TypeVar("Item")
+
+
+class RetryDecision(NamedTuple):
+    """Whether to try again, and after how many seconds."""
+
+    retry: bool
+    delay: float = 0.0
+
+
+RetryDecider = Callable[[BaseException, int], RetryDecision | Awaitable[RetryDecision]]
+"""Gets the error and how many retries were made so far; answers a `RetryDecision`."""
+
+NO_RETRY = RetryDecision(False)
+
+
+@dataclass(frozen=True)
+class _ResponseInfo:
+    status: int
+    data: str
+    headers: Mapping[str, str]
+
+
+class HttpError(aiohttp.ClientResponseError):
+    """A response with an error status; ``response.data`` holds the body as text."""
+
+    def __init__(self, method: str, url: str, status: int, body: str, headers: Mapping[str, str]):
+        super().__init__(
+            request_info=aiohttp.RequestInfo(URL(url), method, CIMultiDictProxy(CIMultiDict())),
+            history=(),
+            status=status,
+            message=f"{method} {URL(url).with_query(None)} answered {status}",
+        )
+        self.response = _ResponseInfo(status, body, headers)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A finished response: status, headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as UTF-8 text."""
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The body as JSON."""
+        import orjson
+
+        return orjson.loads(self.body)
+
+
+def retry_after_seconds(error: BaseException) -> float | None:
+    """The ``Retry-After`` of an `HttpError` in seconds, when it says."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("Retry-After") if headers else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        moment = email.utils.parsedate_to_datetime(value)
+        return max(0.0, moment.timestamp() - time.time())
+
+
+def retry_on_status(
+    statuses: Iterable[int] = (429, 500, 502, 503, 504),
+    *,
+    max_retries: int = 3,
+    base_delay: float = 0.5,
+    max_delay: float = 30.0,
+) -> RetryDecider:
+    """A decider: retry these statuses and connection errors, with exponential backoff.
+
+    A ``Retry-After`` header wins over the computed delay (capped at ``max_delay``).
+    """
+    retryable = frozenset(statuses)
+
+    def decide(error: BaseException, retries: int) -> RetryDecision:
+        if retries >= max_retries:
+            return NO_RETRY
+        if isinstance(error, aiohttp.ClientResponseError):
+            if error.status not in retryable:
+                return NO_RETRY
+        elif not isinstance(error, aiohttp.ClientError | TimeoutError):
+            return NO_RETRY
+        delay = retry_after_seconds(error)
+        if delay is None:
+            delay = base_delay * 2**retries
+        return RetryDecision(True, min(delay, max_delay))
+
+    return decide
+
+
+async def _decide(decider: RetryDecider, error: BaseException, retries: int) -> RetryDecision:
+    decision = decider(error, retries)
+    if inspect.isawaitable(decision):
+        decision = await decision
+    return decision
+
+
+async def request_with_retry(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    decide: RetryDecider | None = None,
+    retry_header: str | None = RETRY_COUNT_HEADER,
+    **kwargs: Any,
+) -> HttpResponse:
+    """Send a request, retrying while ``decide`` says so.
+
+    Args:
+        session: the aiohttp client session.
+        method: HTTP method.
+        url: the URL.
+        decide: gets the error and the number of retries so far; defaults to
+            `retry_on_status()`.
+        retry_header: header with the attempt number (None: no header).
+        **kwargs: passed to ``session.request`` (``json``, ``data``, ``params``,
+            ``headers``, ``timeout`` ...).
+
+    Returns:
+        The successful (status < 400) response.
+
+    Raises:
+        HttpError: the last error status, once ``decide`` says stop.
+        aiohttp.ClientError: the last connection error, likewise.
+    """
+    decider = decide or retry_on_status()
+    headers = dict(kwargs.pop("headers", None) or {})
+    retries = 0
+    while True:
+        if retry_header:
+            headers[retry_header] = str(retries)
+        try:
+            async with session.request(method, url, headers=headers, **kwargs) as response:
+                body = await response.read()
+                if response.status >= 400:
+                    raise HttpError(
+                        method,
+                        url,
+                        response.status,
+                        body.decode("utf-8", "replace"),
+                        dict(response.headers),
+                    )
+                return HttpResponse(response.status, dict(response.headers), body)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            decision = await _decide(decider, error, retries)
+            if not decision.retry:
+                raise
+        retries += 1
+        if decision.delay > 0:
+            await asyncio.sleep(decision.delay)
+
+
+async def iterate_pages(
+    first_request: Req,
+    fetch: Callable[[Req], Awaitable[Page]],
+    next_request: Callable[[Req, Page], Req | None],
+    *,
+    is_done: Callable[[Page], bool] = lambda page: False,
+    page_delay: float = 0.0,
+    decide: RetryDecider | None = None,
+) -> AsyncIterator[Page]:
+    """Yield page after page.
+
+    Args:
+        first_request: what to fetch first (a URL, a cursor, a page number...).
+        fetch: fetches one page for a request.
+        next_request: the request of the next page, or None at the end.
+        is_done: True for the last page (checked after yielding it).
+        page_delay: seconds to wait between pages (rate-friendly crawling).
+        decide: retry decision for a failing ``fetch`` (default: never retry).
+    """
+    request: Req | None = first_request
+    while request is not None:
+        retries = 0
+        while True:
+            try:
+                page = await fetch(request)
+                break
+            except Exception as error:
+                decision = await _decide(decide, error, retries) if decide else NO_RETRY
+                if not decision.retry:
+                    raise
+                retries += 1
+                await asyncio.sleep(decision.delay)
+        yield page
+        if is_done(page):
+            return
+        request = next_request(request, page)
+        if request is not None and page_delay > 0:
+            await asyncio.sleep(page_delay)
+
+
+async def paginate(
+    first_request: Req,
+    fetch: Callable[[Req], Awaitable[Page]],
+    next_request: Callable[[Req, Page], Req | None],
+    items: Callable[[Page], Iterable[Item]],
+    *,
+    is_done: Callable[[Page], bool] = lambda page: False,
+    page_delay: float = 0.0,
+    decide: RetryDecider | None = None,
+) -> list[Item]:
+    """Collect the items of every page (see `iterate_pages`)."""
+    collected: list[Item] = []
+    async for page in iterate_pages(
+        first_request, fetch, next_request, is_done=is_done, page_delay=page_delay, decide=decide
+    ):
+        collected.extend(items(page))
+    return collected
+
+
+class RateLimiter:
+    """At most ``calls`` per ``interval`` seconds for each key; callers wait their turn."""
+
+    def __init__(self, calls: int, interval: float, *, max_keys: int = 10_000) -> None:
+        self.calls = calls
+        self.interval = interval
+        self.max_keys = max_keys
+        self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
+
+    def _limiter(self, key: str) -> AsyncLimiter:
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = AsyncLimiter(self.calls, self.interval)
+            self._limiters[key] = limiter
+            while len(self._limiters) > self.max_keys:
+                self._limiters.popitem(last=False)
+        else:
+            self._limiters.move_to_end(key)
+        return limiter
+
+    async def wait(self, key: str = "") -> None:
+        """Return once a call for ``key`` is allowed."""
+        await self._limiter(key).acquire()
+
+    def limit(self, key: str = "") -> AsyncLimiter:
+        """``async with limiter.limit(key): ...`` — the same as `wait`, as a context."""
+        return self._limiter(key)

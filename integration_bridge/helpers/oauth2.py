@@ -1,0 +1,240 @@
+"""The OAuth2 authorization-code flow for bridges, with CSRF protection.
+
+`OAuth2Client.authorize_url` builds the CRM's authorize URL with a random
+numeric nonce inside a JSON ``state`` (nonce, access token URL, API URL) and
+sets a signed, Secure, SameSite=None, short-lived nonce cookie on the answer.
+`OAuth2Client.handle_callback` refuses an ``error`` parameter, a missing
+``state`` or ``code`` and (unless told not to) a missing or different nonce
+cookie, then exchanges the code for tokens — parameters in the query string,
+as a form or as JSON — and returns `OAuth2Credentials`. `OAuth2Client.refresh`
+refreshes a token the same three ways. Failures are ``ServerError(500, ...)``
+whose messages never contain a secret.
+
+Wire it into an adapter::
+
+    oauth = OAuth2Client(client_id=..., client_secret=..., authorize_url=...,
+                         token_url=..., redirect_uri=..., api_url=..., cookie_secret=...)
+
+    class MyBridge(Adapter):
+        async def get_oauth2_redirect_url(self, request, response):
+            return oauth.authorize_url(response)
+
+        async def handle_oauth2_callback(self, request, response):
+            return await oauth.handle_callback(request, response)
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+from aiohttp import web
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+
+from integration_bridge.errors import ServerError
+from integration_bridge.models import OAuth2Credentials
+
+__all__ = ["OAuth2Client", "TokenExchangeStyle", "TokenSet", "default_api_key"]
+
+
+class TokenExchangeStyle(Enum):
+    """How the token endpoint wants its parameters."""
+
+    QUERY = "query"
+    FORM = "form"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What a token endpoint answered."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_in: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        hidden = "***" if self.refresh_token else None
+        return f"TokenSet(expires_in={self.expires_in!r}, refresh_token={hidden})"
+
+
+def default_api_key(tokens: TokenSet) -> str:
+    """``<access token>:<refresh token>``, or the access token alone."""
+    if tokens.refresh_token:
+        return f"{tokens.access_token}:{tokens.refresh_token}"
+    return tokens.access_token
+
+
+@dataclass
+class OAuth2Client:
+    """One CRM's OAuth2 settings and the flow on top of them."""
+
+    client_id: str
+    client_secret: str
+    authorize_url_base: str
+    token_url: str
+    redirect_uri: str
+    cookie_secret: str
+    api_url: str = ""
+    scopes: tuple[str, ...] = ()
+    scope_separator: str = " "
+    exchange_style: TokenExchangeStyle = TokenExchangeStyle.FORM
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+    extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    cookie_name: str = "oauth_nonce"
+    cookie_max_age: int = 600
+    api_key_from_tokens: Callable[[TokenSet], str] = default_api_key
+    timeout: float = 15.0
+
+    def __repr__(self) -> str:
+        return f"OAuth2Client(client_id={self.client_id!r}, token_url={self.token_url!r})"
+
+    @property
+    def _signer(self) -> TimestampSigner:
+        return TimestampSigner(self.cookie_secret, salt="integration-bridge-oauth2-nonce")
+
+    def authorize_url(self, response: web.StreamResponse, *, api_url: str | None = None) -> str:
+        """The CRM's authorize URL; sets the signed nonce cookie on ``response``."""
+        nonce = str(secrets.randbelow(10**16)).zfill(16)
+        state = orjson.dumps(
+            {"nonce": nonce, "accessTokenUrl": self.token_url, "apiUrl": api_url or self.api_url}
+        ).decode()
+        params = {
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "response_type": "code",
+            "state": state,
+            **self.extra_authorize_params,
+        }
+        if self.scopes:
+            params["scope"] = self.scope_separator.join(self.scopes)
+        response.set_cookie(
+            self.cookie_name,
+            self._signer.sign(nonce).decode(),
+            max_age=self.cookie_max_age,
+            secure=True,
+            httponly=True,
+            samesite="None",
+            path="/",
+        )
+        separator = "&" if "?" in self.authorize_url_base else "?"
+        return f"{self.authorize_url_base}{separator}{urlencode(params)}"
+
+    def _check_nonce(self, request: web.Request, nonce: Any) -> None:
+        cookie = request.cookies.get(self.cookie_name)
+        if not cookie:
+            raise ServerError(500, "OAuth2 callback without nonce cookie: possible CSRF")
+        try:
+            signed = self._signer.unsign(cookie, max_age=self.cookie_max_age).decode()
+        except SignatureExpired:
+            raise ServerError(500, "OAuth2 nonce cookie expired") from None
+        except BadSignature:
+            raise ServerError(500, "OAuth2 nonce cookie is forged: possible CSRF") from None
+        if not isinstance(nonce, str) or not secrets.compare_digest(signed, nonce):
+            raise ServerError(500, "OAuth2 nonce mismatch: possible CSRF")
+
+    async def handle_callback(
+        self,
+        request: web.Request,
+        response: web.StreamResponse | None = None,
+        *,
+        check_nonce: bool = True,
+        session: aiohttp.ClientSession | None = None,
+    ) -> OAuth2Credentials:
+        """Check the callback and exchange its code for credentials.
+
+        Raises:
+            ServerError: 500 for an ``error`` parameter, a missing ``state`` or
+                ``code``, a nonce that does not match the cookie, or a failed exchange.
+        """
+        query = request.query
+        if "error" in query:
+            raise ServerError(500, f"OAuth2 authorization failed: {query['error'][:100]}")
+        raw_state, code = query.get("state"), query.get("code")
+        if not raw_state:
+            raise ServerError(500, "OAuth2 callback without state")
+        if not code:
+            raise ServerError(500, "OAuth2 callback without code")
+        try:
+            state = orjson.loads(raw_state)
+        except orjson.JSONDecodeError:
+            raise ServerError(500, "OAuth2 callback with malformed state") from None
+        if not isinstance(state, dict):
+            raise ServerError(500, "OAuth2 callback with malformed state")
+        if check_nonce:
+            self._check_nonce(request, state.get("nonce"))
+        if response is not None:
+            response.del_cookie(self.cookie_name, path="/")
+        tokens = await self._token_request(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri},
+            session,
+        )
+        api_url = state.get("apiUrl") if isinstance(state.get("apiUrl"), str) else None
+        return OAuth2Credentials(
+            api_key=self.api_key_from_tokens(tokens), api_url=api_url or self.api_url
+        )
+
+    async def refresh(
+        self, refresh_token: str, *, session: aiohttp.ClientSession | None = None
+    ) -> TokenSet:
+        """New tokens for a refresh token.
+
+        Raises:
+            ServerError: 500 when the token endpoint refuses.
+        """
+        tokens = await self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token}, session
+        )
+        if tokens.refresh_token is None:  # many CRMs keep the old refresh token valid
+            tokens = TokenSet(tokens.access_token, refresh_token, tokens.expires_in, tokens.raw)
+        return tokens
+
+    async def _token_request(
+        self, params: dict[str, str], session: aiohttp.ClientSession | None
+    ) -> TokenSet:
+        params = {**params, "client_id": self.client_id, "client_secret": self.client_secret}
+        headers = {"Accept": "application/json", **self.extra_headers}
+        kwargs: dict[str, Any] = {"headers": headers}
+        if self.exchange_style is TokenExchangeStyle.QUERY:
+            kwargs["params"] = params
+        elif self.exchange_style is TokenExchangeStyle.JSON:
+            kwargs["json"] = params
+        else:
+            kwargs["data"] = params
+        own = session is None
+        client = session or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        try:
+            async with client.post(self.token_url, **kwargs) as answer:
+                status = answer.status
+                body = await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ServerError(500, f"OAuth2 token request failed: {type(error).__name__}") from None
+        finally:
+            if own:
+                await client.close()
+        if status >= 400:
+            raise ServerError(500, f"OAuth2 token request refused with status {status}")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ServerError(500, "OAuth2 token answer is not JSON") from None
+        access = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(access, str) or not access:
+            raise ServerError(500, "OAuth2 token answer without access_token")
+        refresh = data.get("refresh_token")
+        expires = data.get("expires_in")
+        return TokenSet(
+            access,
+            refresh if isinstance(refresh, str) else None,
+            int(expires)
+            if isinstance(expires, int | float | str) and str(expires).isdigit()
+            else None,
+            data,
+        )

@@ -1,0 +1,174 @@
+"""Pagination, retries and rate limits over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from integration_bridge import ServerError, throw_and_delegate_error
+from integration_bridge.helpers import (
+    RETRY_COUNT_HEADER,
+    HttpError,
+    RateLimiter,
+    RetryDecision,
+    iterate_pages,
+    paginate,
+    request_with_retry,
+    retry_on_status,
+)
+
+ITEMS = [{"id": str(n)} for n in range(23)]
+
+
+class FakeApi:
+    """Pages of 10; fails the first ``failures`` requests with ``status``."""
+
+    def __init__(
+        self, failures: int = 0, status: int = 503, retry_after: str | None = None
+    ) -> None:
+        self.failures = failures
+        self.status = status
+        self.retry_after = retry_after
+        self.attempt_headers: list[str | None] = []
+
+    async def items(self, request: web.Request) -> web.Response:
+        self.attempt_headers.append(request.headers.get(RETRY_COUNT_HEADER))
+        if self.failures > 0:
+            self.failures -= 1
+            headers = {"Retry-After": self.retry_after} if self.retry_after else None
+            return web.json_response({"error": "busy"}, status=self.status, headers=headers)
+        page = int(request.query.get("page", "0"))
+        chunk = ITEMS[page * 10 : page * 10 + 10]
+        return web.json_response({"items": chunk, "more": page * 10 + 10 < len(ITEMS)})
+
+
+async def serve(aiohttp_server: Any, api: FakeApi) -> str:
+    app = web.Application()
+    app.router.add_get("/items", api.items)
+    server = await aiohttp_server(app)
+    return str(server.make_url("/items"))
+
+
+async def test_paginate_collects_every_page(aiohttp_server: Any) -> None:
+    url = await serve(aiohttp_server, FakeApi())
+    async with aiohttp.ClientSession() as session:
+
+        async def fetch(page: int) -> Any:
+            return (await request_with_retry(session, "GET", url, params={"page": page})).json()
+
+        items = await paginate(
+            0,
+            fetch,
+            lambda page, _: page + 1,
+            lambda body: body["items"],
+            is_done=lambda body: not body["more"],
+        )
+    assert items == ITEMS
+
+
+async def test_iterate_pages_waits_between_pages(aiohttp_server: Any) -> None:
+    url = await serve(aiohttp_server, FakeApi())
+    async with aiohttp.ClientSession() as session:
+
+        async def fetch(page: int) -> Any:
+            return (await request_with_retry(session, "GET", url, params={"page": page})).json()
+
+        started = time.monotonic()
+        pages = [
+            body
+            async for body in iterate_pages(
+                0, fetch, lambda p, body: p + 1 if body["more"] else None, page_delay=0.05
+            )
+        ]
+    assert len(pages) == 3
+    assert time.monotonic() - started >= 0.1  # two waits between three pages
+
+
+async def test_page_fetch_retries_on_decision() -> None:
+    calls = 0
+
+    async def flaky(page: int) -> list[int]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("reset")
+        return [page]
+
+    decisions: list[tuple[str, int]] = []
+
+    def decide(error: BaseException, retries: int) -> RetryDecision:
+        decisions.append((type(error).__name__, retries))
+        return RetryDecision(retries < 2, 0.0)
+
+    items = await paginate(
+        0, flaky, lambda p, _: p + 1 if p < 2 else None, lambda x: x, decide=decide
+    )
+    assert items == [0, 1, 2]
+    assert decisions == [("ConnectionError", 0)]
+
+
+async def test_retries_count_attempts_in_a_header(aiohttp_server: Any) -> None:
+    api = FakeApi(failures=2, status=503)
+    url = await serve(aiohttp_server, api)
+    async with aiohttp.ClientSession() as session:
+        response = await request_with_retry(
+            session, "GET", url, decide=retry_on_status(base_delay=0.01)
+        )
+    assert response.status == 200
+    assert api.attempt_headers == ["0", "1", "2"]
+
+
+async def test_retry_after_is_honoured(aiohttp_server: Any) -> None:
+    api = FakeApi(failures=1, status=429, retry_after="0.2")
+    url = await serve(aiohttp_server, api)
+    async with aiohttp.ClientSession() as session:
+        started = time.monotonic()
+        await request_with_retry(session, "GET", url, decide=retry_on_status(base_delay=0.0))
+    assert time.monotonic() - started >= 0.2
+
+
+async def test_gives_up_and_the_error_maps_like_the_original(aiohttp_server: Any) -> None:
+    api = FakeApi(failures=10, status=404)
+    url = await serve(aiohttp_server, api)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(HttpError) as info:
+            await request_with_retry(session, "GET", url, decide=retry_on_status(base_delay=0.01))
+    assert len(api.attempt_headers) == 1  # 404 is not retried
+    assert info.value.status == 404 and '"busy"' in info.value.response.data
+    with pytest.raises(ServerError) as mapped:
+        throw_and_delegate_error(info.value, "getContacts", "key")
+    assert (mapped.value.status, mapped.value.message) == (452, "entity/not-found")
+
+
+async def test_max_retries(aiohttp_server: Any) -> None:
+    api = FakeApi(failures=10, status=500)
+    url = await serve(aiohttp_server, api)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(HttpError):
+            await request_with_retry(
+                session, "GET", url, decide=retry_on_status(max_retries=2, base_delay=0.01)
+            )
+    assert api.attempt_headers == ["0", "1", "2"]
+
+
+async def test_rate_limiter_waits_instead_of_failing() -> None:
+    limiter = RateLimiter(5, 0.2)
+    started = time.monotonic()
+    stamps: list[float] = []
+
+    async def call() -> None:
+        await limiter.wait("user-1")
+        stamps.append(time.monotonic() - started)
+
+    await asyncio.gather(*(call() for _ in range(15)))
+    assert len(stamps) == 15
+    assert max(stamps) >= 0.3  # 15 calls at 5 per 0.2 s take at least two more windows
+    other = time.monotonic()
+    async with limiter.limit("user-2"):  # other keys have their own budget
+        pass
+    assert time.monotonic() - other < 0.05

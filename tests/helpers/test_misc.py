@@ -1,0 +1,52 @@
+"""anonymize_key, diff_arrays, logged-entity guards, validate."""
+
+from __future__ import annotations
+
+import pytest
+
+from integration_bridge import (
+    Config,
+    Contact,
+    LoggedIntegrationEntity,
+    ServerError,
+    anonymize_key,
+    diff_arrays,
+    is_logged_integration_entity,
+    validate,
+)
+
+
+def test_anonymize_key() -> None:
+    assert anonymize_key("abcdefghijklmnopqrstuvwxyz") == "***qrstuvwxyz"
+    assert anonymize_key("short") == "***short"
+    assert anonymize_key("") == "UNKNOWN"
+    assert anonymize_key(None) == "UNKNOWN"
+
+
+def test_diff_arrays_by_id() -> None:
+    first = [{"id": "1"}, {"id": "2", "v": "a"}]
+    second = [{"id": "2", "v": "b"}, {"id": "3"}]
+    diff = diff_arrays(first, second)
+    assert diff.only_first == [{"id": "1"}]
+    assert diff.only_second == [{"id": "3"}]
+    assert diff.common == [{"id": "2", "v": "a"}]
+    by_value = diff_arrays([1, 2], [2, 3], key=lambda n: n)
+    assert by_value == ([1], [3], [2])
+
+
+def test_logged_entity_guard() -> None:
+    assert is_logged_integration_entity({"id": "1", "type": "deals", "source": "x", "logId": "l"})
+    assert not is_logged_integration_entity({"id": "1", "type": "deals", "source": "x"})
+    assert is_logged_integration_entity(
+        LoggedIntegrationEntity(id="1", type="deals", source="x", log_id="l")  # type: ignore[arg-type]
+    )
+
+
+def test_validate() -> None:
+    config = Config(user_id="u")
+    contact = validate(Contact, {"id": "1", "phoneNumbers": []}, config, "Invalid contact")
+    assert contact.id == "1"
+    with pytest.raises(ServerError) as info:
+        validate(Contact, {"phoneNumbers": []}, config, "Invalid contact")
+    assert info.value.status == 500
+    assert info.value.message.startswith("Invalid contact: id")

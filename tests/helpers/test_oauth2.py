@@ -1,0 +1,178 @@
+"""The OAuth2 flow against a fake authorization server on loopback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from integration_bridge import OAuth2Credentials, ServerError
+from integration_bridge.helpers import OAuth2Client, TokenExchangeStyle
+
+SECRET_CODE = "code-secret-123"
+
+
+class AuthServer:
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    async def token(self, request: web.Request) -> web.Response:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.content_type == "application/x-www-form-urlencoded":
+            params.update(await request.post())
+        params["_style"] = request.content_type
+        params["_header"] = request.headers.get("X-Extra")
+        self.seen.append(params)
+        if params.get("client_secret") != "s3cret":
+            return web.json_response({"error": "invalid_client"}, status=401)
+        if params["grant_type"] == "authorization_code" and params.get("code") == SECRET_CODE:
+            return web.json_response(
+                {"access_token": "acc-1", "refresh_token": "ref-1", "expires_in": 3600}
+            )
+        if params["grant_type"] == "refresh_token" and params.get("refresh_token") == "ref-1":
+            return web.json_response({"access_token": "acc-2", "expires_in": 3600})
+        return web.json_response({"error": "invalid_grant"}, status=400)
+
+
+@pytest.fixture
+async def auth(aiohttp_server: Any) -> tuple[AuthServer, str]:
+    server = AuthServer()
+    app = web.Application()
+    app.router.add_post("/token", server.token)
+    running = await aiohttp_server(app)
+    return server, str(running.make_url("/token"))
+
+
+def client(token_url: str, style: TokenExchangeStyle = TokenExchangeStyle.FORM) -> OAuth2Client:
+    return OAuth2Client(
+        client_id="cid",
+        client_secret="s3cret",
+        authorize_url_base="https://crm.example.com/oauth/authorize",
+        token_url=token_url,
+        redirect_uri="https://bridge.example.com/oauth2/callback",
+        cookie_secret="cookie-signing-secret",
+        api_url="https://api.crm.example.com",
+        scopes=("contacts", "calls"),
+        exchange_style=style,
+        extra_headers={"X-Extra": "yes"},
+    )
+
+
+def authorize(oauth: OAuth2Client) -> tuple[str, str, dict[str, Any]]:
+    response = web.Response()
+    url = oauth.authorize_url(response)
+    morsel = response.cookies[oauth.cookie_name]
+    assert morsel["secure"] and morsel["samesite"] == "None" and morsel["httponly"]
+    assert int(morsel["max-age"]) == oauth.cookie_max_age
+    query = parse_qs(urlsplit(url).query)
+    return url, morsel.value, {k: v[0] for k, v in query.items()}
+
+
+def callback(oauth: OAuth2Client, query: str, cookie: str | None) -> web.Request:
+    headers = {"Cookie": f"{oauth.cookie_name}={cookie}"} if cookie else {}
+    return make_mocked_request("GET", f"/oauth2/callback?{query}", headers=headers)
+
+
+def test_authorize_url_carries_a_numeric_nonce_in_json_state(auth: Any) -> None:
+    _, token_url = auth
+    url, cookie, query = authorize(client(token_url))
+    assert url.startswith("https://crm.example.com/oauth/authorize?")
+    state = json.loads(query["state"])
+    assert state["nonce"].isdigit()
+    assert state["accessTokenUrl"] == token_url
+    assert state["apiUrl"] == "https://api.crm.example.com"
+    assert query["scope"] == "contacts calls" and query["client_id"] == "cid"
+    assert state["nonce"] not in cookie.split(".")[1:]  # signed, not just the nonce
+
+
+@pytest.mark.parametrize("style", list(TokenExchangeStyle))
+async def test_code_exchange_in_each_style(auth: Any, style: TokenExchangeStyle) -> None:
+    server, token_url = auth
+    oauth = client(token_url, style)
+    _, cookie, query = authorize(oauth)
+    request = callback(oauth, f"code={SECRET_CODE}&state={query['state']}", cookie)
+    response = web.Response()
+    creds = await oauth.handle_callback(request, response)
+    assert creds == OAuth2Credentials(api_key="acc-1:ref-1", api_url="https://api.crm.example.com")
+    seen = server.seen[-1]
+    expected_type = {
+        TokenExchangeStyle.QUERY: "application/octet-stream",
+        TokenExchangeStyle.FORM: "application/x-www-form-urlencoded",
+        TokenExchangeStyle.JSON: "application/json",
+    }[style]
+    assert seen["_style"] == expected_type
+    assert seen["_header"] == "yes"
+    assert seen["redirect_uri"] == oauth.redirect_uri
+    assert response.cookies[oauth.cookie_name].value == ""  # nonce cookie cleared
+
+
+@pytest.mark.parametrize("style", list(TokenExchangeStyle))
+async def test_refresh_in_each_style(auth: Any, style: TokenExchangeStyle) -> None:
+    _, token_url = auth
+    tokens = await client(token_url, style).refresh("ref-1")
+    assert tokens.access_token == "acc-2"
+    assert tokens.refresh_token == "ref-1"  # kept when the server sends none
+
+
+@pytest.mark.parametrize(
+    ("query", "use_cookie", "message"),
+    [
+        ("error=access_denied", True, "OAuth2 authorization failed: access_denied"),
+        (f"code={SECRET_CODE}", True, "OAuth2 callback without state"),
+        ("state={}", True, "OAuth2 callback without code"),
+        ("code=x&state=not-json", True, "OAuth2 callback with malformed state"),
+    ],
+)
+async def test_bad_callbacks_are_refused(
+    auth: Any, query: str, use_cookie: bool, message: str
+) -> None:
+    _, token_url = auth
+    oauth = client(token_url)
+    _, cookie, _ = authorize(oauth)
+    with pytest.raises(ServerError) as info:
+        await oauth.handle_callback(callback(oauth, query, cookie if use_cookie else None))
+    assert (info.value.status, info.value.message) == (500, message)
+
+
+async def test_csrf_is_refused(auth: Any) -> None:
+    server, token_url = auth
+    oauth = client(token_url)
+    _, cookie, query = authorize(oauth)
+    _, other_cookie, _ = authorize(oauth)
+    state = query["state"]
+    for bad_cookie, message in [
+        (None, "without nonce cookie"),
+        (other_cookie, "nonce mismatch"),
+        (cookie + "x", "forged"),
+    ]:
+        with pytest.raises(ServerError) as info:
+            await oauth.handle_callback(
+                callback(oauth, f"code={SECRET_CODE}&state={state}", bad_cookie)
+            )
+        assert message in info.value.message
+    assert server.seen == []  # no code was exchanged
+    creds = await oauth.handle_callback(
+        callback(oauth, f"code={SECRET_CODE}&state={state}", None), check_nonce=False
+    )
+    assert creds.api_key == "acc-1:ref-1"
+
+
+async def test_refused_exchange_keeps_secrets_out_of_the_message(auth: Any) -> None:
+    _, token_url = auth
+    oauth = client(token_url)
+    oauth.client_secret = "wrong-secret"
+    _, cookie, query = authorize(oauth)
+    with pytest.raises(ServerError) as info:
+        await oauth.handle_callback(
+            callback(oauth, f"code={SECRET_CODE}&state={query['state']}", cookie)
+        )
+    assert info.value.status == 500
+    for secret in (SECRET_CODE, "wrong-secret", "s3cret"):
+        assert secret not in info.value.message
+    assert "wrong-secret" not in repr(oauth)
