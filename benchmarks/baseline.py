@@ -11,10 +11,10 @@ import argparse
 
 import orjson
 from aiohttp import web
-from integration_bridge.contacts import prepare_contacts
 
-from examples.demo_bridge import generate_contacts
+from examples.fake_crm import generate_contacts
 from integration_bridge.cache.storage import gzip_bytes
+from integration_bridge.contacts import prepare_contacts
 
 PROVIDER_KEY = "bench-key-0"
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from examples.demo_bridge import generate_contacts
+from examples.fake_crm import generate_contacts
 from integration_bridge import Adapter, Config
 
 

@@ -1,200 +1,217 @@
-"""A demo bridge over an in-memory fake CRM.
+"""A demo bridge, written as a real one: over HTTP, against a fake CRM.
 
 Run it with ``python -m integration_bridge run examples.demo_bridge:DemoBridge``.
-Every user (``x-provider-key``) gets their own generated address book of a few
-hundred contacts with realistic phone numbers, so that every route can be tried
-with ``curl`` on a fresh machine without any configuration.
+At start-up it serves `examples.fake_crm.FakeCrm` on a free loopback port (set
+``DEMO_CRM_URL`` to use another CRM of the same API). Each provider key
+(``x-provider-key``) is a bearer token with its own generated address book of
+a few hundred contacts. The bridge pages through the CRM with a per-user rate
+limit and retries (the fake CRM throttles and fails now and then), and does
+the OAuth2 authorization-code flow against the fake CRM's authorization server.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import random
+import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
+from examples.fake_crm import FakeCrm
 from integration_bridge import (
     Adapter,
     CallEvent,
     CallEventWithIntegrationEntities,
     Config,
-    Contact,
     ContactTemplate,
     ContactUpdate,
     FollowUpWithIntegrationEntities,
+    HttpError,
     IntegrationDefinedOptions,
     IntegrationEntityType,
     IntegrationsEvent,
     LabeledIntegrationEntity,
     LoggedIntegrationEntity,
+    OAuth2Client,
     OAuth2Credentials,
+    RateLimiter,
     ServerError,
     Task,
+    iterate_pages,
+    request_with_retry,
+    retry_on_status,
+    throw_and_delegate_error,
 )
-
-FIRST_NAMES = [
-    "Anna",
-    "Ben",
-    "Clara",
-    "David",
-    "Emma",
-    "Felix",
-    "Greta",
-    "Hannah",
-    "Jonas",
-    "Lena",
-    "Leon",
-    "Marie",
-    "Noah",
-    "Olivia",
-    "Paul",
-    "Sophie",
-    "Tom",
-    "Julia",
-    "Lukas",
-    "Mia",
-]
-LAST_NAMES = [
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Meyer",
-    "Wagner",
-    "Becker",
-    "Smith",
-    "Johnson",
-    "Brown",
-    "Taylor",
-    "Dubois",
-    "Rossi",
-    "Novak",
-    "Jansen",
-]
-COMPANIES = ["sipgate", "Acme GmbH", "Globex Ltd", "Initech", "Umbrella AG", None]
-
-
-def _phone(rng: random.Random) -> tuple[str, str]:
-    """A realistic (label, number) pair in one of several national styles."""
-    style = rng.randrange(7)
-    if style == 0:
-        return "MOBILE", f"+49 15{rng.randint(1, 9)} {rng.randint(10_000_000, 99_999_999)}"
-    if style == 1:
-        return "WORK", f"0211 {rng.randint(100_000, 999_999)}"
-    if style == 2:
-        return "WORK", f"+49 30 {rng.randint(1_000_000, 9_999_999)}"
-    if style == 3:
-        return "HOME", f"(415) 555-{rng.randint(1000, 9999)}"
-    if style == 4:
-        return "WORK", f"+44 20 7946 {rng.randint(1000, 9999)}"
-    if style == 5:
-        return "MOBILE", f"+43 664 {rng.randint(1_000_000, 9_999_999)}"
-    return "DIRECTDIAL", str(rng.randint(10, 9999))
-
-
-def generate_contacts(seed: str, count: int) -> list[dict[str, Any]]:
-    """A deterministic address book for one user."""
-    rng = random.Random(seed)
-    contacts = []
-    for index in range(count):
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        numbers = [_phone(rng) for _ in range(rng.randint(1, 3))]
-        organization = rng.choice(COMPANIES)
-        contacts.append(
-            {
-                "id": f"c{index + 1}",
-                "name": None,
-                "firstName": first,
-                "lastName": last,
-                "email": f"{first}.{last}@example.com".lower(),
-                "organization": organization,
-                "contactUrl": f"https://crm.example.com/contacts/c{index + 1}",
-                "avatarUrl": None,
-                "phoneNumbers": [{"label": label, "phoneNumber": n} for label, n in numbers],
-            }
-        )
-    return contacts
 
 
 class DemoBridge(Adapter):
-    """Implements most adapter methods against an in-memory address book per user."""
+    """Contacts over the fake CRM's HTTP API; calls, tasks and events in memory."""
 
-    contacts_per_user = 300
     page_size = 100
 
     def __init__(self) -> None:
-        self._books: dict[str, dict[str, dict[str, Any]]] = {}
-        self._ids = itertools.count(10_000)
+        self.crm_url = os.environ.get("DEMO_CRM_URL", "")
+        self._crm: FakeCrm | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._limiter = RateLimiter(20, 1.0)  # per user, as CRMs limit per token
+        self._retry = retry_on_status(max_retries=5, base_delay=0.05)
+        self._ids = iter(range(10_000, 10**9))
         self._call_logs: dict[str, dict[str, Any]] = {}
         self._tasks: dict[str, dict[str, Any]] = {}
+        self.oauth: OAuth2Client | None = None
 
-    def _book(self, config: Config) -> dict[str, dict[str, Any]]:
-        if not config.api_key:
-            raise ServerError(401, "Missing provider key (send x-provider-key)")
-        book = self._books.get(config.api_key)
-        if book is None:
-            book = {c["id"]: c for c in generate_contacts(config.api_key, self.contacts_per_user)}
-            self._books[config.api_key] = book
-        return book
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Start the fake CRM (unless ``DEMO_CRM_URL`` points elsewhere) and a session."""
+        if not self.crm_url:
+            self._crm = FakeCrm()
+            self.crm_url = await self._crm.start()
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        bridge_url = os.environ.get(
+            "DEMO_BRIDGE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8080')}"
+        )
+        self.oauth = OAuth2Client(
+            client_id="demo-client",
+            client_secret="demo-secret",
+            authorize_url_base=f"{self.crm_url}/oauth/authorize",
+            token_url=f"{self.crm_url}/oauth/token",
+            redirect_uri=f"{bridge_url}/oauth2/token",
+            cookie_secret=os.environ.get("DEMO_COOKIE_SECRET", "demo-cookie-secret"),
+            api_url=self.crm_url,
+            scopes=("contacts",),
+            api_key_from_tokens=lambda tokens: tokens.access_token,
+        )
+
+    async def shutdown(self) -> None:
+        """Close the session and stop the fake CRM."""
+        if self._session is not None:
+            await self._session.close()
+        if self._crm is not None:
+            await self._crm.stop()
+
+    # -- HTTP plumbing --------------------------------------------------------------
+
+    async def _call(
+        self, config: Config, method: str, path: str, source: str, **kwargs: Any
+    ) -> Any:
+        assert self._session is not None, "startup() has not run"
+        await self._limiter.wait(config.api_key)
+        headers = {"Authorization": f"Bearer {config.api_key}"}
+        try:
+            response = await request_with_retry(
+                self._session,
+                method,
+                f"{self.crm_url}{path}",
+                decide=self._retry,
+                headers=headers,
+                **kwargs,
+            )
+        except (HttpError, aiohttp.ClientError) as error:
+            throw_and_delegate_error(error, source, config.api_key)
+        return response.json() if response.body else None
+
+    async def _pages(self, config: Config) -> AsyncIterator[dict[str, Any]]:
+        async def fetch(page: int) -> dict[str, Any]:
+            params = {"page": page, "pageSize": self.page_size}
+            result: dict[str, Any] = await self._call(
+                config, "GET", "/api/contacts", "getContacts", params=params
+            )
+            return result
+
+        async for page in iterate_pages(0, fetch, lambda _, body: body["nextPage"]):
+            yield page
+
+    # -- contacts -------------------------------------------------------------------
 
     async def is_valid_token(self, config: Config) -> bool:
-        """Any non-empty key is valid, except ``invalid``."""
-        return bool(config.api_key) and config.api_key != "invalid"
+        """A token is valid when the CRM answers a one-contact page."""
+        try:
+            await self._call(config, "GET", "/api/contacts", "isValidToken", params={"pageSize": 1})
+        except ServerError:
+            return False
+        return True
 
     async def get_account_id(self, config: Config) -> str:
         """The account id is derived from the key."""
         return f"account-{config.api_key[-4:]}" if config.api_key else ""
 
     async def get_contacts(self, config: Config) -> list[dict[str, Any]]:
-        """The whole address book (after a short, CRM-like delay)."""
-        await asyncio.sleep(0.05)
-        return list(self._book(config).values())
+        """Every page of the address book."""
+        return [contact async for page in self._pages(config) for contact in page["items"]]
 
     async def stream_contacts(self, config: Config) -> AsyncIterator[list[dict[str, Any]]]:
-        """The address book in pages."""
-        contacts = list(self._book(config).values())
-        for start in range(0, len(contacts), self.page_size):
-            await asyncio.sleep(0.01)
-            yield contacts[start : start + self.page_size]
+        """The address book, page by page."""
+        async for page in self._pages(config):
+            yield page["items"]
 
     async def get_contact(
         self, config: Config, id: str, type: IntegrationEntityType
     ) -> dict[str, Any]:
-        """One contact, 404 (delegated to the front end) when unknown."""
-        contact = self._book(config).get(id)
-        if contact is None:
-            raise ServerError(404, f"Contact {id} not found")
-        return contact
-
-    async def create_contact(self, config: Config, contact: ContactTemplate) -> Contact:
-        """Store a new contact with a fresh id."""
-        created = Contact.model_validate(
-            {**contact.model_dump(exclude_unset=True), "id": f"c{next(self._ids)}"}
+        """One contact (404 is delegated to the front end)."""
+        result: dict[str, Any] = await self._call(
+            config, "GET", f"/api/contacts/{id}", "getContact"
         )
-        self._book(config)[created.id] = created.to_wire()
-        return created
+        return result
 
-    async def update_contact(self, config: Config, id: str, contact: ContactUpdate) -> Contact:
-        """Replace a stored contact."""
-        book = self._book(config)
-        if id not in book:
-            raise ServerError(404, f"Contact {id} not found")
-        updated = Contact.model_validate({**contact.model_dump(exclude_unset=True), "id": id})
-        book[id] = updated.to_wire()
-        return updated
+    async def create_contact(self, config: Config, contact: ContactTemplate) -> dict[str, Any]:
+        """Create a contact in the CRM."""
+        result: dict[str, Any] = await self._call(
+            config, "POST", "/api/contacts", "createContact", json=contact.to_wire()
+        )
+        return result
+
+    async def update_contact(
+        self, config: Config, id: str, contact: ContactUpdate
+    ) -> dict[str, Any]:
+        """Update a contact in the CRM."""
+        result: dict[str, Any] = await self._call(
+            config, "PUT", f"/api/contacts/{id}", "updateContact", json=contact.to_wire()
+        )
+        return result
 
     async def delete_contact(self, config: Config, id: str) -> None:
-        """Remove a stored contact."""
-        if self._book(config).pop(id, None) is None:
-            raise ServerError(404, f"Contact {id} not found")
+        """Delete a contact in the CRM."""
+        await self._call(config, "DELETE", f"/api/contacts/{id}", "deleteContact")
+
+    async def get_entity(
+        self, config: Config, id: str, type: IntegrationEntityType
+    ) -> LabeledIntegrationEntity | None:
+        """A contact as a labeled entity."""
+        try:
+            contact = await self.get_contact(config, id, type)
+        except ServerError:
+            return None
+        label = " ".join(p for p in (contact.get("firstName"), contact.get("lastName")) if p)
+        return LabeledIntegrationEntity(id=id, type=type, source="DEMO", label=label)
+
+    async def get_entities_for_contact(
+        self, config: Config, contact_id: str
+    ) -> list[LabeledIntegrationEntity]:
+        """The contact's company, when it has one."""
+        contact = await self.get_contact(config, contact_id, IntegrationEntityType.CONTACTS)
+        organization = contact.get("organization")
+        if not organization:
+            return []
+        return [
+            LabeledIntegrationEntity(
+                id=f"company-{organization}",
+                type=IntegrationEntityType.COMPANIES,
+                source="DEMO",
+                label=organization,
+            )
+        ]
+
+    # -- calls, tasks, events (kept in memory) -----------------------------------------
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids)}"
 
     async def handle_call_event(self, config: Config, event: CallEvent) -> str:
         """Log a call; answers the log id."""
-        log_id = f"log{next(self._ids)}"
+        log_id = self._new_id("log")
         self._call_logs[log_id] = event.to_wire()
         return log_id
 
@@ -208,7 +225,7 @@ class DemoBridge(Adapter):
         """Log the call to each entity (reusing existing log ids)."""
         logged = []
         for entity in event.integration_entities:
-            log_id = entity.log_id or f"log{next(self._ids)}"
+            log_id = entity.log_id or self._new_id("log")
             self._call_logs[log_id] = event.to_wire()
             logged.append(
                 LoggedIntegrationEntity(
@@ -222,9 +239,9 @@ class DemoBridge(Adapter):
     ) -> LoggedIntegrationEntity | None:
         """Log the call to the first contact with the remote number, if any."""
         remote = {p.phone_number for p in event.participants if p.type == "remote"}
-        for contact in self._book(config).values():
+        for contact in await self.get_contacts(config):
             if any(n["phoneNumber"] in remote for n in contact["phoneNumbers"]):
-                log_id = f"log{next(self._ids)}"
+                log_id = self._new_id("log")
                 self._call_logs[log_id] = event.to_wire()
                 return LoggedIntegrationEntity(
                     id=contact["id"],
@@ -247,41 +264,16 @@ class DemoBridge(Adapter):
             }
         )
 
-    async def get_entity(
-        self, config: Config, id: str, type: IntegrationEntityType
-    ) -> LabeledIntegrationEntity | None:
-        """A contact as a labeled entity."""
-        contact = self._book(config).get(id)
-        if contact is None:
-            return None
-        label = " ".join(p for p in (contact["firstName"], contact["lastName"]) if p)
-        return LabeledIntegrationEntity(id=id, type=type, source="DEMO", label=label)
-
-    async def get_entities_for_contact(
-        self, config: Config, contact_id: str
-    ) -> list[LabeledIntegrationEntity]:
-        """The contact's company, when it has one."""
-        contact = self._book(config).get(contact_id)
-        if contact is None or not contact.get("organization"):
-            return []
-        return [
-            LabeledIntegrationEntity(
-                id=f"company-{contact['organization']}",
-                type=IntegrationEntityType.COMPANIES,
-                source="DEMO",
-                label=contact["organization"],
-            )
-        ]
-
     async def handle_connected_event(self, config: Config) -> None:
         """Nothing to set up."""
 
     async def handle_disconnected_event(self, config: Config) -> None:
-        """Forget the user's data."""
-        self._books.pop(config.api_key, None)
+        """Nothing to tear down."""
 
     async def get_health(self) -> None:
-        """Always healthy."""
+        """Healthy once started."""
+        if self._session is None:
+            raise ServerError(503, "Not started")
 
     async def get_task(self, config: Config, id: str) -> Task:
         """A stored follow-up task."""
@@ -294,11 +286,11 @@ class DemoBridge(Adapter):
         self, config: Config, follow_up: FollowUpWithIntegrationEntities
     ) -> str:
         """Store a follow-up task; answers its id."""
-        task_id = f"task{next(self._ids)}"
+        task_id = self._new_id("task")
         self._tasks[task_id] = {
             "id": task_id,
             "content": follow_up.content,
-            "createdAt": 0,
+            "createdAt": int(time.time() * 1000),
             "dueAt": follow_up.due_at,
             "title": follow_up.title,
             "type": follow_up.type,
@@ -324,15 +316,16 @@ class DemoBridge(Adapter):
         """Requests must carry ``x-demo-signature: demo``."""
         return request.headers.get("x-demo-signature") == "demo"
 
+    # -- OAuth2 -----------------------------------------------------------------------
+
     async def get_oauth2_redirect_url(self, request: web.Request, response: web.Response) -> str:
-        """A pretend authorize URL."""
-        return "https://crm.example.com/oauth/authorize?client_id=demo"
+        """The fake CRM's authorize URL; sets the signed nonce cookie."""
+        assert self.oauth is not None
+        return self.oauth.authorize_url(response)
 
     async def handle_oauth2_callback(
         self, request: web.Request, response: web.Response
     ) -> OAuth2Credentials:
-        """Any ``code`` is exchanged for a key derived from it."""
-        code = request.query.get("code")
-        if not code:
-            raise ServerError(400, "Missing code")
-        return OAuth2Credentials(api_key=f"demo-{code}", api_url="https://crm.example.com")
+        """Check the nonce and exchange the code at the fake CRM."""
+        assert self.oauth is not None and self._session is not None
+        return await self.oauth.handle_callback(request, response, session=self._session)

@@ -99,6 +99,12 @@ class Adapter(ABC):  # noqa: B024 - every method is optional on purpose
         """Whether this adapter overrides ``method``."""
         return implements(self, method)
 
+    async def startup(self) -> None:  # noqa: B027 - optional hook
+        """Called once before the server takes requests (open sessions, clients)."""
+
+    async def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Called once after the server stopped taking requests (close what `startup` opened)."""
+
     async def get_token(self, config: Config) -> str:
         """Return the (possibly refreshed) provider key.
 

@@ -2,8 +2,9 @@
 
 Middleware order, outermost first: CORS → request (config, log context,
 timing, error answers, compression). State lives in typed `AppKey`s; storage,
-the token cache and the Pub/Sub publisher are opened and closed in
-``cleanup_ctx`` in that order (and closed in reverse).
+the token cache, the adapter (`Adapter.startup`) and the Pub/Sub publisher are
+opened in ``cleanup_ctx`` in that order and closed in reverse, so running
+streams are drained while the adapter and the publisher are still up.
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ async def _runtime_context(app: web.Application) -> AsyncIterator[None]:
         runtime.deactivate(app)
 
 
+async def _adapter_context(app: web.Application) -> AsyncIterator[None]:
+    adapter = app[ADAPTER]
+    await adapter.startup()
+    try:
+        yield
+    finally:
+        await adapter.shutdown()
+
+
 def create_app(
     adapter: Adapter,
     *,
@@ -105,6 +115,7 @@ def create_app(
     app.cleanup_ctx.append(_runtime_context)
     app.cleanup_ctx.append(_storage_context)
     app.cleanup_ctx.append(token_cache_context)
+    app.cleanup_ctx.append(_adapter_context)
     app.cleanup_ctx.append(pubsub_context)
 
     app.router.add_post("/contacts/stream", stream_contacts_handler)

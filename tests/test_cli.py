@@ -97,8 +97,8 @@ def test_port_from_environment() -> None:
     [
         ("nomodule_xyz:Bridge", "cannot import module 'nomodule_xyz'"),
         ("examples.demo_bridge:Nope", "has no attribute 'Nope'"),
-        ("examples.demo_bridge:FIRST_NAMES", "is a list, not an Adapter"),
-        ("examples.demo_bridge:generate_contacts", "failed"),
+        ("examples.fake_crm:FIRST_NAMES", "is a list, not an Adapter"),
+        ("examples.fake_crm:generate_contacts", "failed"),
         ("examples.demo_bridge", "expected MODULE:ATTR"),
     ],
 )
