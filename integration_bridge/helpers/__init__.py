@@ -1,7 +1,9 @@
 """Helpers for bridge authors: HTTP (pagination, retries, rate limits), OAuth2, call texts."""
 
 from integration_bridge.helpers.calls import (
+    DEFAULT_PRODUCT_NAME,
     CallMembers,
+    call_duration,
     comment_content,
     comment_header,
     comment_subject,
@@ -9,6 +11,7 @@ from integration_bridge.helpers.calls import (
     format_duration_hms,
     get_call_members,
     get_text_description_for_call_event,
+    product_name,
 )
 from integration_bridge.helpers.http import (
     RETRY_COUNT_HEADER,
@@ -33,6 +36,7 @@ from integration_bridge.logging import anonymize_key
 from integration_bridge.models import is_logged_integration_entity
 
 __all__ = [
+    "DEFAULT_PRODUCT_NAME",
     "RETRY_COUNT_HEADER",
     "ArrayDiff",
     "CallMembers",
@@ -45,6 +49,7 @@ __all__ = [
     "TokenExchangeStyle",
     "TokenSet",
     "anonymize_key",
+    "call_duration",
     "comment_content",
     "comment_header",
     "comment_subject",
@@ -57,6 +62,7 @@ __all__ = [
     "is_logged_integration_entity",
     "iterate_pages",
     "paginate",
+    "product_name",
     "request_with_retry",
     "retry_on_status",
     "validate",

@@ -1,22 +1,23 @@
 """Call-event texts: who called whom, one-line descriptions, CRM comments.
 
-The one-line descriptions match the original framework's wording and date
-formats (German for locales starting with ``de``, English otherwise; times in
-Europe/Berlin).
+The descriptions, comment subjects, headers and durations match the original
+framework's wording and formats (German for locales starting with ``de``,
+English otherwise; times in Europe/Berlin).
 """
 
 from __future__ import annotations
 
 import os
 from datetime import datetime
-from html import escape
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from integration_bridge.models import CallDirection, CallEvent, CallParticipantType, CallState
 
 __all__ = [
+    "DEFAULT_PRODUCT_NAME",
     "CallMembers",
+    "call_duration",
     "comment_content",
     "comment_header",
     "comment_subject",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 BERLIN = ZoneInfo("Europe/Berlin")
+
+DEFAULT_PRODUCT_NAME = "CLINQ"
+"""The product name in comments when ``PRODUCT_NAME`` is not set."""
 
 
 class CallMembers(NamedTuple):
@@ -116,65 +120,62 @@ def get_text_description_for_call_event(event: CallEvent, locale: str = "de-DE")
 
 
 def product_name() -> str:
-    """``PRODUCT_NAME`` from the environment, ``CLINQ`` by default."""
-    return os.environ.get("PRODUCT_NAME") or "CLINQ"
-
-
-_SUBJECTS = {
-    # (german, direction, state) -> subject
-    (True, CallDirection.IN, CallState.CONNECTED): "Eingehender Anruf",
-    (True, CallDirection.OUT, CallState.CONNECTED): "Ausgehender Anruf",
-    (True, CallDirection.IN, CallState.MISSED): "Verpasster Anruf",
-    (True, CallDirection.OUT, CallState.MISSED): "Nicht angenommener Anruf",
-    (True, CallDirection.IN, CallState.BUSY): "Verpasster Anruf (besetzt)",
-    (True, CallDirection.OUT, CallState.BUSY): "Ausgehender Anruf (besetzt)",
-    (True, CallDirection.IN, CallState.NOT_FOUND): "Verpasster Anruf",
-    (True, CallDirection.OUT, CallState.NOT_FOUND): "Anruf nicht zustande gekommen",
-    (False, CallDirection.IN, CallState.CONNECTED): "Incoming call",
-    (False, CallDirection.OUT, CallState.CONNECTED): "Outgoing call",
-    (False, CallDirection.IN, CallState.MISSED): "Missed call",
-    (False, CallDirection.OUT, CallState.MISSED): "Unanswered call",
-    (False, CallDirection.IN, CallState.BUSY): "Missed call (busy)",
-    (False, CallDirection.OUT, CallState.BUSY): "Outgoing call (busy)",
-    (False, CallDirection.IN, CallState.NOT_FOUND): "Missed call",
-    (False, CallDirection.OUT, CallState.NOT_FOUND): "Call not connected",
-}
+    """``PRODUCT_NAME`` from the environment, ``CLINQ`` by default (read on every call)."""
+    return os.environ.get("PRODUCT_NAME") or DEFAULT_PRODUCT_NAME
 
 
 def comment_subject(
-    event: CallEvent, locale: str = "de-DE", *, html: bool = False, product: str | None = None
+    state: CallState | str,
+    direction: CallDirection | str,
+    locale: str = "de-DE",
+    html_open: str = "",
+    html_close: str = "",
+    *,
+    product: str | None = None,
 ) -> str:
-    """``CLINQ: Eingehender Anruf`` by state and direction; ``<strong>`` wrapped with ``html``."""
-    subject = (
-        f"{product or product_name()}: {_SUBJECTS[(_german(locale), event.direction, event.state)]}"
-    )
-    return f"<strong>{escape(subject)}</strong>" if html else subject
+    """The subject of a call comment, by state and direction, as the original words it.
+
+    ``Getätigter eingehender Anruf (CLINQ)``, ``Busy outgoing Call (CLINQ)``;
+    ``NOT_FOUND`` reads like ``CONNECTED``, as in the original.
+
+    Args:
+        state: how the call ended.
+        direction: ``IN`` or ``OUT``.
+        locale: German for locales starting with ``de``, English otherwise.
+        html_open: put in front of the subject (e.g. ``"<strong>"``).
+        html_close: put after it (e.g. ``"</strong>"``).
+        product: the product name; `product_name()` when None.
+    """
+    german = _german(locale)
+    incoming = direction == CallDirection.IN
+    if german:
+        moving = "eingehender" if incoming else "ausgehender"
+        ending = f"{moving} Anruf ({product or product_name()})"
+        lead = {CallState.BUSY: "Nicht angenommener", CallState.MISSED: "Verpasster"}
+        subject = f"{lead.get(CallState(state), 'Getätigter')} {ending}"
+    else:
+        moving = "incoming" if incoming else "outgoing"
+        ending = f"{moving} Call ({product or product_name()})"
+        lead = {CallState.BUSY: "Busy", CallState.MISSED: "Missed"}
+        subject = f"{lead.get(CallState(state), 'Connected')} {ending}"
+    return f"{html_open}{subject}{html_close}"
 
 
-def comment_header(
-    event: CallEvent, locale: str = "de-DE", *, html: bool = False, product: str | None = None
-) -> str:
-    """The subject, then who called whom and when (one line, or HTML paragraphs)."""
-    date = _date_text(event.start_time, locale)
-    when = f"am {date} Uhr" if _german(locale) else f"on {date}"
-    line = f"{_parties(event, locale)} {when}".strip()
-    subject = comment_subject(event, locale, html=html, product=product)
-    if html:
-        return f"<p>{subject}</p><p>{escape(line)}</p>"
-    return f"{subject}\n{line}"
+def comment_header(locale: str = "de-DE", *, product: str | None = None) -> str:
+    """``<h1>Notizen (CLINQ):</h1>`` (German) or ``<h1>Note (CLINQ):</h1>``."""
+    return f"<h1>{'Notizen' if _german(locale) else 'Note'} ({product or product_name()}):</h1>"
 
 
-def comment_content(
-    event: CallEvent, locale: str = "de-DE", *, html: bool = False, product: str | None = None
-) -> str:
-    """Header, duration (``HH:MM:SS``, for answered calls) and the note."""
-    parts = [comment_header(event, locale, html=html, product=product)]
-    if event.state == CallState.CONNECTED:
-        label = "Dauer" if _german(locale) else "Duration"
-        duration = f"{label}: {format_duration_hms(_duration_ms(event))}"
-        parts.append(f"<p>{escape(duration)}</p>" if html else duration)
-    if event.note:
-        label = "Notiz" if _german(locale) else "Note"
-        note = f"{label}: {event.note}"
-        parts.append(f"<p>{escape(note)}</p>" if html else note)
-    return "".join(parts) if html else "\n".join(parts)
+def comment_content(note: str, locale: str = "de-DE", *, product: str | None = None) -> str:
+    """`comment_header` followed by the note.
+
+    The note is inserted as it is, as in the original: escape it with
+    `html.escape` first if your CRM renders it as HTML and it may hold markup.
+    """
+    return f"{comment_header(locale, product=product)}{note}"
+
+
+def call_duration(start_time: int, end_time: int, locale: str = "de-DE") -> str:
+    """``Dauer: 00:10:51`` (German) or ``Duration: 00:10:51``; times in milliseconds."""
+    label = "Dauer" if _german(locale) else "Duration"
+    return f"{label}: {format_duration_hms(end_time - start_time)}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from integration_bridge import CallEvent
+from integration_bridge import CallDirection, CallEvent, CallState
 from integration_bridge.helpers import (
+    DEFAULT_PRODUCT_NAME,
+    call_duration,
     comment_content,
     comment_header,
     comment_subject,
@@ -13,6 +15,7 @@ from integration_bridge.helpers import (
     format_duration_hms,
     get_call_members,
     get_text_description_for_call_event,
+    product_name,
 )
 
 
@@ -119,28 +122,44 @@ def test_duration_hms() -> None:
     assert format_duration_hms(-5) == "00:00:00"
 
 
-def test_comment_subjects(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert comment_subject(event()) == "CLINQ: Eingehender Anruf"
-    assert comment_subject(event(state="MISSED"), "en-US") == "CLINQ: Missed call"
-    assert comment_subject(event(direction="OUT"), html=True) == (
-        "<strong>CLINQ: Ausgehender Anruf</strong>"
+@pytest.mark.parametrize(
+    ("state", "direction", "german", "english"),
+    [
+        ("CONNECTED", "IN", "Getätigter eingehender Anruf", "Connected incoming Call"),
+        ("CONNECTED", "OUT", "Getätigter ausgehender Anruf", "Connected outgoing Call"),
+        ("BUSY", "IN", "Nicht angenommener eingehender Anruf", "Busy incoming Call"),
+        ("BUSY", "OUT", "Nicht angenommener ausgehender Anruf", "Busy outgoing Call"),
+        ("MISSED", "IN", "Verpasster eingehender Anruf", "Missed incoming Call"),
+        ("MISSED", "OUT", "Verpasster ausgehender Anruf", "Missed outgoing Call"),
+        ("NOT_FOUND", "IN", "Getätigter eingehender Anruf", "Connected incoming Call"),
+    ],
+)
+def test_comment_subjects_as_the_original(
+    monkeypatch: pytest.MonkeyPatch, state: str, direction: str, german: str, english: str
+) -> None:
+    monkeypatch.delenv("PRODUCT_NAME", raising=False)
+    assert comment_subject(CallState(state), CallDirection(direction)) == f"{german} (CLINQ)"
+    assert comment_subject(state, direction, "en-US") == f"{english} (CLINQ)"
+
+
+def test_comment_subject_html_and_product_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRODUCT_NAME", raising=False)
+    assert product_name() == DEFAULT_PRODUCT_NAME == "CLINQ"
+    assert comment_subject("MISSED", "IN", "de-DE", "<strong>", "</strong>") == (
+        "<strong>Verpasster eingehender Anruf (CLINQ)</strong>"
     )
     monkeypatch.setenv("PRODUCT_NAME", "sipgate")
-    assert comment_subject(event(state="BUSY", direction="OUT"), "en") == (
-        "sipgate: Outgoing call (busy)"
-    )
+    assert comment_subject("BUSY", "OUT", "en") == "Busy outgoing Call (sipgate)"
+    assert comment_subject("BUSY", "OUT", "en", product="Acme") == "Busy outgoing Call (Acme)"
 
 
-def test_comment_header_and_content() -> None:
-    assert comment_header(event()) == (
-        "CLINQ: Eingehender Anruf\nvon 4922199911122 auf 4921177722233 am 21.1.2024, 11:23:45 Uhr"
-    )
-    assert comment_content(event(), "en-US").splitlines() == [
-        "CLINQ: Incoming call",
-        "from 4922199911122 to 4921177722233 on 1/21/2024, 11:23:45 AM",
-        "Duration: 00:10:51",
-        "Note: testnote01",
-    ]
-    html = comment_content(event(note="<b>x</b>", state="MISSED"), html=True)
-    assert html.startswith("<p><strong>CLINQ: Verpasster Anruf</strong></p>")
-    assert "&lt;b&gt;x&lt;/b&gt;" in html and "Dauer" not in html
+def test_comment_header_content_and_duration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRODUCT_NAME", raising=False)
+    assert comment_header("de-DE") == "<h1>Notizen (CLINQ):</h1>"
+    assert comment_header("en-US") == "<h1>Note (CLINQ):</h1>"
+    assert comment_content("Rückruf morgen", "de") == "<h1>Notizen (CLINQ):</h1>Rückruf morgen"
+    monkeypatch.setenv("PRODUCT_NAME", "sipgate")
+    assert comment_content("call back", "en-GB") == "<h1>Note (sipgate):</h1>call back"
+    start = event().start_time
+    assert call_duration(start, start + 651_000, "de-DE") == "Dauer: 00:10:51"
+    assert call_duration(start, start + 3_723_000, "en-US") == "Duration: 01:02:03"
