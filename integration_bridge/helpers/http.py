@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import inspect
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -40,8 +42,10 @@ __all__ = [
     "retry_on_status",
 ]
 
-RETRY_COUNT_HEADER = "X-Retry-Count"
-"""The header carrying the attempt number (0 for the first try)."""
+RETRY_COUNT_HEADER = "X-SipgateIntegration-RetryCount"
+"""The header carrying the retry count (0 on the first try), named as in the original."""
+
+_log = logging.getLogger("integration_bridge.http")
 
 Req = TypeVar("Req")
 Page = TypeVar("Page")
@@ -61,6 +65,12 @@ RetryDecider = Callable[[BaseException, int], RetryDecision | Awaitable[RetryDec
 NO_RETRY = RetryDecision(False)
 
 
+def _safe_url(url: str | URL) -> URL:
+    """The URL without query, fragment and user info (they may carry credentials)."""
+    parsed = URL(url).with_query(None).with_fragment(None)
+    return parsed.with_user(None) if parsed.is_absolute() else parsed
+
+
 @dataclass(frozen=True)
 class _ResponseInfo:
     status: int
@@ -73,10 +83,12 @@ class HttpError(aiohttp.ClientResponseError):
 
     def __init__(self, method: str, url: str, status: int, body: str, headers: Mapping[str, str]):
         super().__init__(
-            request_info=aiohttp.RequestInfo(URL(url), method, CIMultiDictProxy(CIMultiDict())),
+            request_info=aiohttp.RequestInfo(
+                _safe_url(url), method, CIMultiDictProxy(CIMultiDict())
+            ),
             history=(),
             status=status,
-            message=f"{method} {URL(url).with_query(None)} answered {status}",
+            message=f"{method} {_safe_url(url)} answered {status}",
         )
         self.response = _ResponseInfo(status, body, headers)
 
@@ -111,8 +123,14 @@ def retry_after_seconds(error: BaseException) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         moment = email.utils.parsedate_to_datetime(value)
-        return max(0.0, moment.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None  # unreadable: the decider's own backoff applies
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return max(0.0, moment.timestamp() - time.time())
 
 
 def retry_on_status(
@@ -158,6 +176,8 @@ async def request_with_retry(
     *,
     decide: RetryDecider | None = None,
     retry_header: str | None = RETRY_COUNT_HEADER,
+    limiter: RateLimiter | None = None,
+    limit_key: str = "",
     **kwargs: Any,
 ) -> HttpResponse:
     """Send a request, retrying while ``decide`` says so.
@@ -166,18 +186,25 @@ async def request_with_retry(
         session: the aiohttp client session.
         method: HTTP method.
         url: the URL.
-        decide: gets the error and the number of retries so far; defaults to
-            `retry_on_status()`.
-        retry_header: header with the attempt number (None: no header).
+        decide: gets the error (an `HttpError` for a status >= 400, or the
+            connection error or timeout) and the number of retries made so far
+            (0 after the first attempt failed); defaults to `retry_on_status()`.
+            It alone bounds the retries.
+        retry_header: header carrying the retry count, 0 on the first attempt
+            (None: no header).
+        limiter: when given, every attempt (retries too) waits for its turn
+            under ``limit_key``.
+        limit_key: the rate limit key, e.g. the user's provider key.
         **kwargs: passed to ``session.request`` (``json``, ``data``, ``params``,
             ``headers``, ``timeout`` ...).
 
     Returns:
-        The successful (status < 400) response.
+        The successful (status < 400) response, with its whole body.
 
     Raises:
         HttpError: the last error status, once ``decide`` says stop.
         aiohttp.ClientError: the last connection error, likewise.
+        TimeoutError: the last timeout, likewise.
     """
     decider = decide or retry_on_status()
     headers = dict(kwargs.pop("headers", None) or {})
@@ -185,6 +212,8 @@ async def request_with_retry(
     while True:
         if retry_header:
             headers[retry_header] = str(retries)
+        if limiter is not None:
+            await limiter.wait(limit_key)
         try:
             async with session.request(method, url, headers=headers, **kwargs) as response:
                 body = await response.read()
@@ -194,13 +223,28 @@ async def request_with_retry(
                         url,
                         response.status,
                         body.decode("utf-8", "replace"),
-                        dict(response.headers),
+                        CIMultiDict(response.headers),
                     )
-                return HttpResponse(response.status, dict(response.headers), body)
+                return HttpResponse(response.status, CIMultiDict(response.headers), body)
         except (aiohttp.ClientError, TimeoutError) as error:
             decision = await _decide(decider, error, retries)
+            where = f"{method} {_safe_url(url)}"
+            status = getattr(error, "status", None)
             if not decision.retry:
+                _log.warning(
+                    "[requestWithRetry] %s finally failed (%s) after %d retries",
+                    where,
+                    status or type(error).__name__,
+                    retries,
+                )
                 raise
+            _log.info(
+                "[requestWithRetry] %s failed (%s), retry %d in %.2f s",
+                where,
+                status or type(error).__name__,
+                retries + 1,
+                decision.delay,
+            )
         retries += 1
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)

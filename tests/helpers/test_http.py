@@ -172,3 +172,93 @@ async def test_rate_limiter_waits_instead_of_failing() -> None:
     async with limiter.limit("user-2"):  # other keys have their own budget
         pass
     assert time.monotonic() - other < 0.05
+
+
+def test_retry_count_header_is_named_as_in_the_original() -> None:
+    assert RETRY_COUNT_HEADER == "X-SipgateIntegration-RetryCount"
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("retry-after", "0.25", 0.25),  # lower-case names (HTTP/2, proxies) are found
+        ("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past
+        ("Retry-After", "soon", 0.01),  # unreadable: the decider's own backoff
+        ("Retry-After", "", 0.01),
+    ],
+)
+async def test_retry_after_forms(
+    aiohttp_server: Any, header: str, value: str, expected: float
+) -> None:
+    seen: list[RetryDecision] = []
+    calls = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return web.Response(status=429, headers={header: value})
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    server = await aiohttp_server(app)
+    decide = retry_on_status(base_delay=0.01)
+
+    def recording(error: BaseException, retries: int) -> RetryDecision:
+        decision = decide(error, retries)
+        assert isinstance(decision, RetryDecision)
+        seen.append(decision)
+        return decision
+
+    async with aiohttp.ClientSession() as session:
+        response = await request_with_retry(
+            session, "GET", str(server.make_url("/")), decide=recording
+        )
+    assert response.text == "ok"
+    assert len(seen) == 1 and seen[0].retry
+    assert seen[0].delay == pytest.approx(expected, abs=0.01)
+
+
+async def test_every_attempt_waits_for_the_rate_limiter(aiohttp_server: Any) -> None:
+    api = FakeApi(failures=3, status=503)
+    url = await serve(aiohttp_server, api)
+    limiter = RateLimiter(1, 0.05)  # one call per 50 ms
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        await request_with_retry(
+            session,
+            "GET",
+            url,
+            decide=lambda error, retries: RetryDecision(True, 0.0),
+            limiter=limiter,
+            limit_key="user-1",
+        )
+    assert api.attempt_headers == ["0", "1", "2", "3"]
+    assert time.monotonic() - started >= 0.14  # three of the four attempts had to wait
+
+
+async def test_connection_errors_are_decided_too() -> None:
+    decisions: list[tuple[str, int]] = []
+
+    def decide(error: BaseException, retries: int) -> RetryDecision:
+        decisions.append((type(error).__name__, retries))
+        return RetryDecision(retries < 1, 0.0)
+
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            # Port 9 on loopback (discard) is closed on test machines.
+            await request_with_retry(session, "GET", "http://127.0.0.1:9/", decide=decide)
+    assert [retries for _, retries in decisions] == [0, 1]
+    assert all(name.startswith("Client") for name, _ in decisions)
+
+
+async def test_error_messages_keep_credentials_out(aiohttp_server: Any) -> None:
+    api = FakeApi(failures=1, status=400)
+    url = await serve(aiohttp_server, api)
+    secret_url = url.replace("http://", "http://user:pw@") + "?api_key=s3cret"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(HttpError) as info:
+            await request_with_retry(session, "GET", secret_url)
+    assert "s3cret" not in str(info.value) and "pw" not in str(info.value)
+    assert info.value.status == 400
