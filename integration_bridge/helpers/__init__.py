@@ -31,6 +31,7 @@ from integration_bridge.helpers.oauth2 import (
     TokenExchangeStyle,
     TokenSet,
     default_api_key,
+    split_api_key,
 )
 from integration_bridge.logging import anonymize_key
 from integration_bridge.models import is_logged_integration_entity
@@ -65,5 +66,6 @@ __all__ = [
     "product_name",
     "request_with_retry",
     "retry_on_status",
+    "split_api_key",
     "validate",
 ]

@@ -10,9 +10,13 @@ as a form or as JSON — and returns `OAuth2Credentials`. `OAuth2Client.refresh`
 refreshes a token the same three ways. Failures are ``ServerError(500, ...)``
 whose messages never contain a secret.
 
+Beyond the original, the ``state`` also carries a signature over its fields:
+a callback whose state was not issued by this client is refused, so that
+neither its API URL nor its nonce can be made up by someone else.
+
 Wire it into an adapter::
 
-    oauth = OAuth2Client(client_id=..., client_secret=..., authorize_url=...,
+    oauth = OAuth2Client(client_id=..., client_secret=..., authorize_url_base=...,
                          token_url=..., redirect_uri=..., api_url=..., cookie_secret=...)
 
     class MyBridge(Adapter):
@@ -25,22 +29,37 @@ Wire it into an adapter::
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from hashlib import sha256
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import orjson
 from aiohttp import web
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
+from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 
 from integration_bridge.errors import ServerError
 from integration_bridge.models import OAuth2Credentials
 
-__all__ = ["OAuth2Client", "TokenExchangeStyle", "TokenSet", "default_api_key"]
+__all__ = ["OAuth2Client", "TokenExchangeStyle", "TokenSet", "default_api_key", "split_api_key"]
+
+_STATE_FIELDS = ("nonce", "accessTokenUrl", "apiUrl")
+_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
+
+
+def _oauth_error_code(body: bytes) -> str | None:
+    """RFC 6749's ``error`` code of a refusal (``invalid_grant``); nothing else of the body."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    code = data.get("error") if isinstance(data, dict) else None
+    return code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else None
 
 
 class TokenExchangeStyle(Enum):
@@ -72,9 +91,47 @@ def default_api_key(tokens: TokenSet) -> str:
     return tokens.access_token
 
 
+def split_api_key(api_key: str) -> tuple[str, str | None]:
+    """The access and refresh token of a key made by `default_api_key`.
+
+    ``"acc:ref"`` gives ``("acc", "ref")``; a key without ``:`` gives ``(key, None)``.
+    """
+    access, separator, refresh = api_key.partition(":")
+    return access, (refresh or None) if separator else None
+
+
 @dataclass
 class OAuth2Client:
-    """One CRM's OAuth2 settings and the flow on top of them."""
+    """One CRM's OAuth2 settings and the flow on top of them.
+
+    Attributes:
+        client_id: the bridge's client id at the CRM.
+        client_secret: its client secret; sent only to ``token_url``, never
+            logged or put into an error message.
+        authorize_url_base: the CRM's authorize endpoint; the flow's
+            parameters are appended to its query.
+        token_url: the CRM's token endpoint (code exchange and refresh).
+        redirect_uri: where the CRM sends the browser back to, usually the
+            bridge's ``/oauth2/callback`` (or ``/oauth2/token``).
+        cookie_secret: signs the nonce cookie and the ``state``; the same on
+            every replica, long and random (the original used the client secret).
+        api_url: the CRM API URL handed out with the credentials; can be set
+            per login with ``authorize_url(..., api_url=...)``.
+        scopes: sent as ``scope``, joined by ``scope_separator``; none when empty.
+        scope_separator: ``" "`` per RFC 6749; some CRMs want ``","``.
+        exchange_style: how the token endpoint wants its parameters: in the
+            query string, as a form (RFC 6749, the default) or as JSON (the
+            original's default).
+        extra_headers: sent with every token request (e.g. ``Authorization:
+            Basic ...`` for CRMs that want client credentials there).
+        extra_authorize_params: added to the authorize URL (e.g.
+            ``{"access_type": "offline", "prompt": "consent"}``).
+        cookie_name: the nonce cookie's name.
+        cookie_max_age: seconds the nonce cookie (and so a login) stays valid.
+        api_key_from_tokens: makes the provider key from the tokens;
+            `default_api_key` gives ``<access token>:<refresh token>``.
+        timeout: seconds for one token request when no session is passed.
+    """
 
     client_id: str
     client_secret: str
@@ -100,12 +157,53 @@ class OAuth2Client:
     def _signer(self) -> TimestampSigner:
         return TimestampSigner(self.cookie_secret, salt="integration-bridge-oauth2-nonce")
 
+    @property
+    def _state_signer(self) -> Signer:
+        return Signer(
+            self.cookie_secret, salt="integration-bridge-oauth2-state", digest_method=sha256
+        )
+
+    @staticmethod
+    def _state_payload(state: Mapping[str, Any]) -> bytes | None:
+        fields = {name: state.get(name) for name in _STATE_FIELDS}
+        if not all(isinstance(value, str) for value in fields.values()):
+            return None
+        return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+    def _verified_state(self, state: Mapping[str, Any]) -> None:
+        """Refuse a state this client did not issue (its API URL would be trusted)."""
+        payload = self._state_payload(state)
+        signature = state.get("signature")
+        if (
+            payload is None
+            or not isinstance(signature, str)
+            or not self._state_signer.verify_signature(payload, signature)
+        ):
+            raise ServerError(500, "OAuth2 callback with a state this bridge did not issue")
+
     def authorize_url(self, response: web.StreamResponse, *, api_url: str | None = None) -> str:
-        """The CRM's authorize URL; sets the signed nonce cookie on ``response``."""
+        """The CRM's authorize URL; sets the signed nonce cookie on ``response``.
+
+        Args:
+            response: the answer to ``GET /oauth2/redirect`` (the adapter's
+                ``response`` argument); the cookie is Secure, HttpOnly,
+                SameSite=None and lives ``cookie_max_age`` seconds.
+            api_url: the API URL for this login (default: ``api_url``).
+
+        Returns:
+            ``authorize_url_base`` with ``client_id``, ``redirect_uri``,
+            ``response_type=code``, ``state`` (JSON: nonce, accessTokenUrl,
+            apiUrl, signature), ``scope`` and ``extra_authorize_params``.
+        """
         nonce = str(secrets.randbelow(10**16)).zfill(16)
-        state = orjson.dumps(
-            {"nonce": nonce, "accessTokenUrl": self.token_url, "apiUrl": api_url or self.api_url}
-        ).decode()
+        fields = {
+            "nonce": nonce,
+            "accessTokenUrl": self.token_url,
+            "apiUrl": api_url or self.api_url,
+        }
+        payload = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+        signature = self._state_signer.get_signature(payload).decode()
+        state = orjson.dumps({**fields, "signature": signature}).decode()
         params = {
             "client_id": self.client_id,
             "redirect_uri": self.redirect_uri,
@@ -150,6 +248,21 @@ class OAuth2Client:
     ) -> OAuth2Credentials:
         """Check the callback and exchange its code for credentials.
 
+        Args:
+            request: the callback request (``code`` and ``state`` in its query).
+            response: the answer the framework sends; the nonce cookie is
+                cleared on it.
+            check_nonce: refuse a callback without the nonce cookie of the
+                browser that started the login (CSRF). The front end must then
+                send cookies with its request to ``/oauth2/redirect``; the
+                original did not check by default.
+            session: the client session for the token request (default: a
+                short-lived one).
+
+        Returns:
+            ``OAuth2Credentials`` with ``api_key_from_tokens(tokens)`` and the
+            state's API URL.
+
         Raises:
             ServerError: 500 for an ``error`` parameter, a missing ``state`` or
                 ``code``, a nonce that does not match the cookie, or a failed exchange.
@@ -168,6 +281,7 @@ class OAuth2Client:
             raise ServerError(500, "OAuth2 callback with malformed state") from None
         if not isinstance(state, dict):
             raise ServerError(500, "OAuth2 callback with malformed state")
+        self._verified_state(state)
         if check_nonce:
             self._check_nonce(request, state.get("nonce"))
         if response is not None:
@@ -176,15 +290,21 @@ class OAuth2Client:
             {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri},
             session,
         )
-        api_url = state.get("apiUrl") if isinstance(state.get("apiUrl"), str) else None
         return OAuth2Credentials(
-            api_key=self.api_key_from_tokens(tokens), api_url=api_url or self.api_url
+            api_key=self.api_key_from_tokens(tokens), api_url=state["apiUrl"] or self.api_url
         )
 
     async def refresh(
         self, refresh_token: str, *, session: aiohttp.ClientSession | None = None
     ) -> TokenSet:
-        """New tokens for a refresh token.
+        """New tokens for a refresh token (sent in ``exchange_style``).
+
+        Args:
+            refresh_token: the refresh token, e.g. from `split_api_key`.
+            session: the client session (default: a short-lived one).
+
+        Returns:
+            The new tokens; the old refresh token is kept when the CRM sends none.
 
         Raises:
             ServerError: 500 when the token endpoint refuses.
@@ -220,11 +340,16 @@ class OAuth2Client:
             if own:
                 await client.close()
         if status >= 400:
-            raise ServerError(500, f"OAuth2 token request refused with status {status}")
+            reason = _oauth_error_code(body)
+            detail = f" ({reason})" if reason else ""
+            raise ServerError(500, f"OAuth2 token request refused with status {status}{detail}")
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise ServerError(500, "OAuth2 token answer is not JSON") from None
+            # A few CRMs (GitHub's classic endpoint) answer with a form.
+            data = dict(parse_qsl(body.decode("utf-8", "replace")))
+            if not data:
+                raise ServerError(500, "OAuth2 token answer is not JSON") from None
         access = data.get("access_token") if isinstance(data, dict) else None
         if not isinstance(access, str) or not access:
             raise ServerError(500, "OAuth2 token answer without access_token")

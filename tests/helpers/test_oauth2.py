@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from integration_bridge import OAuth2Credentials, ServerError
-from integration_bridge.helpers import OAuth2Client, TokenExchangeStyle
+from integration_bridge.helpers import (
+    OAuth2Client,
+    TokenExchangeStyle,
+    TokenSet,
+    default_api_key,
+    split_api_key,
+)
 
 SECRET_CODE = "code-secret-123"
 
@@ -176,3 +182,84 @@ async def test_refused_exchange_keeps_secrets_out_of_the_message(auth: Any) -> N
     for secret in (SECRET_CODE, "wrong-secret", "s3cret"):
         assert secret not in info.value.message
     assert "wrong-secret" not in repr(oauth)
+
+
+def _state_with(raw_state: str, **changes: Any) -> str:
+    return quote(json.dumps({**json.loads(raw_state), **changes}))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"apiUrl": "https://attacker.example"},
+        {"nonce": "123"},
+        {"signature": "forged"},
+        {"signature": None},
+    ],
+)
+@pytest.mark.parametrize("check_nonce", [True, False])
+async def test_a_state_this_client_did_not_issue_is_refused(
+    auth: Any, changes: dict[str, Any], check_nonce: bool
+) -> None:
+    server, token_url = auth
+    oauth = client(token_url)
+    _, cookie, query = authorize(oauth)
+    state = _state_with(query["state"], **changes)
+    with pytest.raises(ServerError) as info:
+        await oauth.handle_callback(
+            callback(oauth, f"code={SECRET_CODE}&state={state}", cookie), check_nonce=check_nonce
+        )
+    assert info.value.message == "OAuth2 callback with a state this bridge did not issue"
+    assert server.seen == []  # the code was not exchanged
+
+
+async def test_an_unsigned_state_like_the_originals_is_refused(auth: Any) -> None:
+    _, token_url = auth
+    oauth = client(token_url)
+    state = quote(json.dumps({"nonce": "1", "accessTokenUrl": token_url, "apiUrl": "x"}))
+    with pytest.raises(ServerError):
+        await oauth.handle_callback(
+            callback(oauth, f"code={SECRET_CODE}&state={state}", None), check_nonce=False
+        )
+
+
+async def test_api_url_per_login(auth: Any) -> None:
+    _, token_url = auth
+    oauth = client(token_url)
+    response = web.Response()
+    url = oauth.authorize_url(response, api_url="https://eu.crm.example.com")
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    assert json.loads(state)["apiUrl"] == "https://eu.crm.example.com"
+    cookie = response.cookies[oauth.cookie_name].value
+    creds = await oauth.handle_callback(
+        callback(oauth, f"code={SECRET_CODE}&state={quote(state)}", cookie)
+    )
+    assert creds.api_url == "https://eu.crm.example.com"
+
+
+def test_split_api_key_undoes_default_api_key() -> None:
+    tokens = TokenSet("acc-1", "ref-1")
+    assert split_api_key(default_api_key(tokens)) == ("acc-1", "ref-1")
+    assert split_api_key(default_api_key(TokenSet("acc-1"))) == ("acc-1", None)
+    assert split_api_key("acc:") == ("acc", None)
+
+
+async def test_refusals_name_the_oauth_error_code_only(auth: Any) -> None:
+    _, token_url = auth
+    with pytest.raises(ServerError) as info:
+        await client(token_url).refresh("unknown-refresh-token")
+    assert info.value.message == "OAuth2 token request refused with status 400 (invalid_grant)"
+
+
+async def test_form_encoded_token_answers(aiohttp_server: Any) -> None:
+    async def token(request: web.Request) -> web.Response:
+        return web.Response(
+            text="access_token=acc-9&scope=repo&token_type=bearer",
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    server = await aiohttp_server(app)
+    tokens = await client(str(server.make_url("/token"))).refresh("ref-1")
+    assert tokens.access_token == "acc-9"
