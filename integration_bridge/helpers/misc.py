@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -12,16 +12,26 @@ from integration_bridge.validation import parse_as
 
 __all__ = ["ArrayDiff", "diff_arrays", "validate"]
 
-T = TypeVar("T")
+X = TypeVar("X")
+Y = TypeVar("Y")
 M = TypeVar("M", bound=BaseModel)
 
 
-class ArrayDiff(NamedTuple, Generic[T]):
-    """Items only in the first list, only in the second, and (from the first) in both."""
+class ArrayDiff(NamedTuple, Generic[X, Y]):
+    """Two lists split by id, each side in its own order.
 
-    only_first: list[T]
-    only_second: list[T]
-    common: list[T]
+    Attributes:
+        only_first: items of the first list whose id the second lacks.
+        only_second: items of the second list whose id the first lacks.
+        common: items of the first list whose id the second has too.
+        common_second: items of the second list whose id the first has too
+            (the original's ``commonYs``).
+    """
+
+    only_first: list[X]
+    only_second: list[Y]
+    common: list[X]
+    common_second: list[Y]
 
 
 def _default_id(item: Any) -> Hashable:
@@ -31,16 +41,32 @@ def _default_id(item: Any) -> Hashable:
 
 
 def diff_arrays(
-    first: Iterable[T], second: Iterable[T], key: Callable[[T], Hashable] = _default_id
-) -> ArrayDiff[T]:
-    """Split two lists into distinct and common items, by id (or by ``key``)."""
+    first: Iterable[X],
+    second: Iterable[Y],
+    key: Callable[[X], Hashable] = _default_id,
+    second_key: Callable[[Y], Hashable] | None = None,
+) -> ArrayDiff[X, Y]:
+    """Split two lists into distinct and common items by id (the original's ``diffArrays``).
+
+    Args:
+        first: e.g. the entities a call is logged to in the CRM.
+        second: e.g. the entities the call should be logged to.
+        key: the id of an item of ``first``; by default its ``id`` key or
+            attribute, or the item itself.
+        second_key: the id of an item of ``second``; ``key`` when None.
+
+    Returns:
+        `ArrayDiff`. Unlike the original, items with the same id are all kept.
+    """
+    id_of_second = second_key or cast(Callable[[Y], Hashable], key)
     first_list, second_list = list(first), list(second)
     first_ids = {key(item) for item in first_list}
-    second_ids = {key(item) for item in second_list}
+    second_ids = {id_of_second(item) for item in second_list}
     return ArrayDiff(
         [item for item in first_list if key(item) not in second_ids],
-        [item for item in second_list if key(item) not in first_ids],
+        [item for item in second_list if id_of_second(item) not in first_ids],
         [item for item in first_list if key(item) in second_ids],
+        [item for item in second_list if id_of_second(item) in first_ids],
     )
 
 

@@ -30,15 +30,26 @@ def test_diff_arrays_by_id() -> None:
     assert diff.only_first == [{"id": "1"}]
     assert diff.only_second == [{"id": "3"}]
     assert diff.common == [{"id": "2", "v": "a"}]
+    assert diff.common_second == [{"id": "2", "v": "b"}]
     by_value = diff_arrays([1, 2], [2, 3], key=lambda n: n)
-    assert by_value == ([1], [3], [2])
+    assert by_value == ([1], [3], [2], [2])
+
+
+def test_diff_arrays_with_an_id_function_per_side() -> None:
+    logged = [LoggedIntegrationEntity(id="d1", type="deals", source="crm", log_id="l1")]
+    wanted = [{"entityId": "d1"}, {"entityId": "d2"}]
+    diff = diff_arrays(logged, wanted, lambda e: e.id, lambda w: w["entityId"])
+    assert diff.only_first == []
+    assert diff.only_second == [{"entityId": "d2"}]
+    assert diff.common == logged
+    assert diff.common_second == [{"entityId": "d1"}]
 
 
 def test_logged_entity_guard() -> None:
     assert is_logged_integration_entity({"id": "1", "type": "deals", "source": "x", "logId": "l"})
     assert not is_logged_integration_entity({"id": "1", "type": "deals", "source": "x"})
     assert is_logged_integration_entity(
-        LoggedIntegrationEntity(id="1", type="deals", source="x", log_id="l")  # type: ignore[arg-type]
+        LoggedIntegrationEntity(id="1", type="deals", source="x", log_id="l")
     )
 
 
