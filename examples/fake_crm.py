@@ -4,6 +4,21 @@ Served in-process on 127.0.0.1. Every bearer token owns its own generated
 address book. Like real CRMs it pages its contacts, answers some requests
 with ``429`` (with ``Retry-After``) or ``503``, and issues tokens through the
 authorization-code flow.
+
+The API::
+
+    GET    /api/contacts?page=0&pageSize=100   {"items": [...], "nextPage": 1 | null}
+    GET    /api/contacts/{id}                  one contact, 404 when unknown
+    POST   /api/contacts                       201 with the stored contact
+    PUT    /api/contacts/{id}                  the replaced contact
+    DELETE /api/contacts/{id}                  204
+    GET    /oauth/authorize                    302 to redirect_uri with code and state
+    POST   /oauth/token                        authorization_code and refresh_token grants;
+                                               parameters in the query, a form or JSON
+
+Every ``/api`` request needs ``Authorization: Bearer <token>`` (any token but
+``invalid``). The token endpoint checks the client credentials and that a
+code is used once, by the client it was issued to, with its redirect URI.
 """
 
 from __future__ import annotations
@@ -72,14 +87,24 @@ class FakeCrm:
     """The CRM's state and its aiohttp app."""
 
     def __init__(
-        self, *, contacts_per_user: int = 300, throttle_every: int = 7, fail_every: int = 11
+        self,
+        *,
+        contacts_per_user: int = 300,
+        throttle_every: int = 7,
+        fail_every: int = 11,
+        client_id: str = "demo-client",
+        client_secret: str = "demo-secret",
     ) -> None:
         self.contacts_per_user = contacts_per_user
         self.throttle_every = throttle_every
         self.fail_every = fail_every
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.consent = True  # False: the user declines at the authorize page
         self.books: dict[str, dict[str, dict[str, Any]]] = {}
-        self.codes: dict[str, str] = {}
+        self.codes: dict[str, tuple[str, str]] = {}  # code -> (client id, redirect URI)
         self.refresh_tokens: dict[str, str] = {}
+        self.token_requests: list[str] = []  # "query", "form" or "json", per token request
         self.requests = 0
         self._ids = itertools.count(10_000)
         self._runner: web.AppRunner | None = None
@@ -177,33 +202,57 @@ class FakeCrm:
     # -- OAuth2 ---------------------------------------------------------------------
 
     async def authorize(self, request: web.Request) -> web.Response:
-        """Pretend the user agreed: redirect back with a code and the state."""
+        """Pretend the user agreed (or declined): redirect back with a code and the state."""
         redirect_uri = request.query.get("redirect_uri")
         if not redirect_uri or request.query.get("response_type") != "code":
             raise web.HTTPBadRequest(text='{"error":"invalid_request"}')
+        client_id = request.query.get("client_id", "")
+        if client_id != self.client_id:  # never redirect for an unknown client
+            raise web.HTTPBadRequest(text='{"error":"unauthorized_client"}')
+        state = request.query.get("state", "")
+        if not self.consent:
+            query = urlencode(
+                {"error": "access_denied", "error_description": "declined", "state": state}
+            )
+            raise web.HTTPFound(f"{redirect_uri}?{query}")
         code = secrets.token_urlsafe(16)
-        self.codes[code] = request.query.get("client_id", "")
-        query = urlencode({"code": code, "state": request.query.get("state", "")})
-        raise web.HTTPFound(f"{redirect_uri}?{query}")
+        self.codes[code] = (client_id, redirect_uri)
+        raise web.HTTPFound(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}")
 
     async def token(self, request: web.Request) -> web.Response:
         """Authorization-code and refresh-token grants (query, form or JSON)."""
         params: dict[str, Any] = dict(request.query)
         if request.content_type == "application/json":
             params.update(await request.json())
+            self.token_requests.append("json")
         elif request.content_type == "application/x-www-form-urlencoded":
             params.update(await request.post())
-        grant = params.get("grant_type")
-        if (
-            grant == "authorization_code"
-            and self.codes.pop(str(params.get("code")), None) is not None
-        ) or (grant == "refresh_token" and str(params.get("refresh_token")) in self.refresh_tokens):
-            pass
+            self.token_requests.append("form")
         else:
-            return web.json_response({"error": "invalid_grant"}, status=400)
+            self.token_requests.append("query")
+        if (params.get("client_id"), params.get("client_secret")) != (
+            self.client_id,
+            self.client_secret,
+        ):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        grant = params.get("grant_type")
+        if grant == "authorization_code":
+            issued = self.codes.pop(str(params.get("code")), None)
+            if issued != (params.get("client_id"), params.get("redirect_uri")):
+                return web.json_response({"error": "invalid_grant"}, status=400)
+        elif grant == "refresh_token":
+            if str(params.get("refresh_token")) not in self.refresh_tokens:
+                return web.json_response({"error": "invalid_grant"}, status=400)
+        else:
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
         access = f"acc-{secrets.token_hex(8)}"
         refresh = f"ref-{secrets.token_hex(8)}"
         self.refresh_tokens[refresh] = access
         return web.json_response(
-            {"access_token": access, "refresh_token": refresh, "expires_in": 3600}
+            {
+                "access_token": access,
+                "refresh_token": refresh,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            }
         )
