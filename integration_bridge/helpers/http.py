@@ -95,7 +95,7 @@ class HttpError(aiohttp.ClientResponseError):
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """A finished response: status, headers and the whole body."""
+    """A finished response: status, headers (case-insensitive) and the whole body."""
 
     status: int
     headers: Mapping[str, str]
@@ -142,7 +142,15 @@ def retry_on_status(
 ) -> RetryDecider:
     """A decider: retry these statuses and connection errors, with exponential backoff.
 
-    A ``Retry-After`` header wins over the computed delay (capped at ``max_delay``).
+    Args:
+        statuses: the response statuses worth another try.
+        max_retries: retries after the first attempt; then the error is raised.
+        base_delay: seconds before the first retry, doubled for each further one.
+        max_delay: the longest wait, also for a ``Retry-After`` header.
+
+    Returns:
+        A `RetryDecider`. A ``Retry-After`` header (seconds or an HTTP date)
+        wins over the computed delay. Other errors are never retried.
     """
     retryable = frozenset(statuses)
 
@@ -259,7 +267,7 @@ async def iterate_pages(
     page_delay: float = 0.0,
     decide: RetryDecider | None = None,
 ) -> AsyncIterator[Page]:
-    """Yield page after page.
+    """Yield page after page (the original's ``paginateGenerator``).
 
     Args:
         first_request: what to fetch first (a URL, a cursor, a page number...).
@@ -267,7 +275,11 @@ async def iterate_pages(
         next_request: the request of the next page, or None at the end.
         is_done: True for the last page (checked after yielding it).
         page_delay: seconds to wait between pages (rate-friendly crawling).
-        decide: retry decision for a failing ``fetch`` (default: never retry).
+        decide: retry decision for a failing ``fetch``; it gets the error and
+            the retries made for this page so far (default: never retry).
+
+    Yields:
+        Each page, as ``fetch`` returned it.
     """
     request: Req | None = first_request
     while request is not None:
@@ -300,7 +312,22 @@ async def paginate(
     page_delay: float = 0.0,
     decide: RetryDecider | None = None,
 ) -> list[Item]:
-    """Collect the items of every page (see `iterate_pages`)."""
+    """Fetch every page and collect their items (the original's ``paginate``).
+
+    Args:
+        first_request: what to fetch first (a URL, a cursor, a page number...).
+        fetch: fetches one page for a request, e.g. with `request_with_retry`.
+        next_request: gets the request and its page; the next request, or None
+            at the end.
+        items: the items of a page, e.g. ``lambda body: body["results"]``.
+        is_done: True for the last page, for APIs that say so in the page.
+        page_delay: seconds to wait between pages.
+        decide: retry decision for a failing ``fetch``; it gets the error and
+            the retries made for this page so far (default: never retry).
+
+    Returns:
+        The items of all pages, in order.
+    """
     collected: list[Item] = []
     async for page in iterate_pages(
         first_request, fetch, next_request, is_done=is_done, page_delay=page_delay, decide=decide
@@ -310,7 +337,23 @@ async def paginate(
 
 
 class RateLimiter:
-    """At most ``calls`` per ``interval`` seconds for each key; callers wait their turn."""
+    """At most ``calls`` per ``interval`` seconds for each key; callers wait their turn.
+
+    Each key (e.g. a user's provider key, as CRMs limit per token) gets its own
+    `aiolimiter.AsyncLimiter`: a leaky bucket that lets a burst of ``calls``
+    through and then one call every ``interval / calls`` seconds. Nothing
+    fails; callers wait. Usage::
+
+        limiter = RateLimiter(100, 10.0)  # 100 calls per 10 s per key
+        await limiter.wait(config.api_key)
+        # or: request_with_retry(..., limiter=limiter, limit_key=config.api_key)
+
+    Args:
+        calls: calls allowed per interval.
+        interval: the interval in seconds.
+        max_keys: the most recently used keys whose limiters are kept; an
+            older key starts afresh.
+    """
 
     def __init__(self, calls: int, interval: float, *, max_keys: int = 10_000) -> None:
         self.calls = calls

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from pydantic import BaseModel
 
+from integration_bridge.errors import ServerError
+from integration_bridge.logging import anonymize_key
 from integration_bridge.models import Config
 from integration_bridge.validation import parse_as
 
@@ -15,6 +18,8 @@ __all__ = ["ArrayDiff", "diff_arrays", "validate"]
 X = TypeVar("X")
 Y = TypeVar("Y")
 M = TypeVar("M", bound=BaseModel)
+
+_log = logging.getLogger("integration_bridge.validate")
 
 
 class ArrayDiff(NamedTuple, Generic[X, Y]):
@@ -71,17 +76,26 @@ def diff_arrays(
 
 
 def validate(model: type[M], data: Any, config: Config | None, message: str) -> M:
-    """Validate ``data`` as ``model`` or raise ``ServerError(500, "<message>: <reason>")``.
+    """Validate ``data`` as ``model``, or log why and fail with ``message``.
 
-    ``config`` is accepted for the original's signature; the failure is logged
-    with the request's (anonymized) context.
+    Args:
+        model: the pydantic model, e.g. `Contact`.
+        data: a dict (camelCase or snake_case keys) or a model instance.
+        config: the request's config; its api key is logged anonymized.
+        message: what went wrong, e.g. ``"Invalid contact received"``.
+
+    Returns:
+        The validated model.
+
+    Raises:
+        ServerError: 500 with ``"<message>: <what is wrong>"``.
     """
-    import logging
-
     try:
         return parse_as(model, data, status=500, message=message)
-    except Exception:
-        logging.getLogger("integration_bridge.validate").warning(
-            "[validate] %s (user %s)", message, config.user_id if config else "-"
+    except ServerError as error:
+        _log.error(
+            "[validate] %s",
+            error.message,
+            extra={"apiKey": anonymize_key(config.api_key if config else None)},
         )
         raise

@@ -262,3 +262,12 @@ async def test_error_messages_keep_credentials_out(aiohttp_server: Any) -> None:
             await request_with_retry(session, "GET", secret_url)
     assert "s3cret" not in str(info.value) and "pw" not in str(info.value)
     assert info.value.status == 400
+
+
+async def test_rate_limiter_keeps_the_most_recent_keys_only() -> None:
+    limiter = RateLimiter(1, 60.0, max_keys=2)
+    for key in ("a", "b", "c"):  # "a" is the least recently used and is dropped
+        await limiter.wait(key)
+    await asyncio.wait_for(limiter.wait("a"), 0.5)  # a fresh budget, no 60 s wait
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(limiter.wait("c"), 0.05)  # "c" still has to wait

@@ -53,11 +53,14 @@ def test_logged_entity_guard() -> None:
     )
 
 
-def test_validate() -> None:
-    config = Config(user_id="u")
+def test_validate(caplog: pytest.LogCaptureFixture) -> None:
+    config = Config(user_id="u", api_key="key-0123456789abcdef")
     contact = validate(Contact, {"id": "1", "phoneNumbers": []}, config, "Invalid contact")
     assert contact.id == "1"
     with pytest.raises(ServerError) as info:
         validate(Contact, {"phoneNumbers": []}, config, "Invalid contact")
     assert info.value.status == 500
     assert info.value.message.startswith("Invalid contact: id")
+    assert caplog.records[-1].getMessage() == f"[validate] {info.value.message}"
+    assert getattr(caplog.records[-1], "apiKey", None) == "***6789abcdef"
+    assert "key-0123456789abcdef" not in caplog.text
