@@ -45,7 +45,7 @@ __all__ = [
 RETRY_COUNT_HEADER = "X-SipgateIntegration-RetryCount"
 """The header carrying the retry count (0 on the first try), named as in the original."""
 
-_log = logging.getLogger("integration_bridge.http")
+_log = logging.getLogger("integration_bridge.helpers.http")
 
 Req = TypeVar("Req")
 Page = TypeVar("Page")
