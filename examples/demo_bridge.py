@@ -98,7 +98,6 @@ class DemoBridge(Adapter):
         self, config: Config, method: str, path: str, source: str, **kwargs: Any
     ) -> Any:
         assert self._session is not None, "startup() has not run"
-        await self._limiter.wait(config.api_key)
         headers = {"Authorization": f"Bearer {config.api_key}"}
         try:
             response = await request_with_retry(
@@ -106,6 +105,8 @@ class DemoBridge(Adapter):
                 method,
                 f"{self.crm_url}{path}",
                 decide=self._retry,
+                limiter=self._limiter,  # retries wait their turn too
+                limit_key=config.api_key,
                 headers=headers,
                 **kwargs,
             )
