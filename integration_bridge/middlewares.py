@@ -32,15 +32,32 @@ _COMPRESS_MIN_BYTES = 1024
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
+_CONFIGS: dict[tuple[str, str, str, str], Config] = {}
+_CONFIGS_MAX = 10_000
+
+
 def _config_from_headers(request: web.Request) -> Config:
-    """The `Config` the ``x-*`` headers describe (missing headers: empty strings)."""
+    """The `Config` the ``x-*`` headers describe (missing headers: empty strings).
+
+    Configs are immutable, so the same callers share one object (a bounded memo:
+    building a model per request is measurable on the hot path).
+    """
     headers = request.headers
-    return Config.model_construct(
-        user_id=headers.get("x-user-id", ""),
-        api_key=headers.get("x-provider-key", ""),
-        api_url=headers.get("x-provider-url", ""),
-        locale=headers.get("x-provider-locale") or "de-DE",
+    key = (
+        headers.get("x-user-id", ""),
+        headers.get("x-provider-key", ""),
+        headers.get("x-provider-url", ""),
+        headers.get("x-provider-locale") or "de-DE",
     )
+    config = _CONFIGS.get(key)
+    if config is None:
+        if len(_CONFIGS) >= _CONFIGS_MAX:
+            _CONFIGS.clear()
+        config = Config.model_construct(
+            user_id=key[0], api_key=key[1], api_url=key[2], locale=key[3]
+        )
+        _CONFIGS[key] = config
+    return config
 
 
 def config_of(request: web.Request) -> Config:

@@ -31,7 +31,7 @@ def region_of_locale(locale: str) -> str:
     return part.upper() or _DEFAULT_REGION
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _formats(number: str, region: str) -> tuple[str, str, str] | None:
     """(E.164, localized, number's region) or None when the number does not parse."""
     try:

@@ -75,7 +75,7 @@ class Settings:
     cache_refresh_interval: float = 1800.0
     memory_cache_ttl_seconds: float = 30 * 24 * 3600.0
     memory_cache_max_bytes: int = 400 * 1024 * 1024
-    memory_cache_hot_bytes: int = 32 * 1024 * 1024
+    memory_cache_hot_bytes: int = 8 * 1024 * 1024
     redis_cache_ttl_seconds: float = 30 * 24 * 3600.0
     redis_timeout: float = 1.0
     contact_fetch_timeout: float = 5.0
@@ -132,7 +132,7 @@ class Settings:
                 "MEMORY_CACHE_MAX_BYTES", _number(int, 1), 400 * 1024 * 1024
             ),
             memory_cache_hot_bytes=parsed(
-                "MEMORY_CACHE_HOT_BYTES", _number(int, 0), 32 * 1024 * 1024
+                "MEMORY_CACHE_HOT_BYTES", _number(int, 0), 8 * 1024 * 1024
             ),
             redis_cache_ttl_seconds=parsed(
                 "REDIS_CACHE_TTL_SECONDS", _number(float, 1), 30 * 24 * 3600.0

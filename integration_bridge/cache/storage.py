@@ -166,7 +166,7 @@ class MemoryStorage(Storage):
         max_bytes: int = 400 * 1024 * 1024,
         default_ttl: float = 30 * 24 * 3600,
         *,
-        hot_bytes: int = 32 * 1024 * 1024,
+        hot_bytes: int = 8 * 1024 * 1024,
         clock: Any = time.monotonic,
     ) -> None:
         self.max_bytes = max_bytes

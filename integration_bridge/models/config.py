@@ -5,8 +5,8 @@ from __future__ import annotations
 from .base import WireModel
 
 
-class Config(WireModel):
-    """Who is calling and with which CRM credentials (from the ``x-*`` headers)."""
+class Config(WireModel, frozen=True):
+    """Who is calling and with which CRM credentials (from the ``x-*`` headers); immutable."""
 
     user_id: str = ""
     api_key: str = ""
