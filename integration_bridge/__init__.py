@@ -12,6 +12,7 @@ from integration_bridge.errors import (
     throw_and_delegate_error,
 )
 from integration_bridge.helpers import (
+    DEFAULT_PRODUCT_NAME,
     RETRY_COUNT_HEADER,
     ArrayDiff,
     CallMembers,
@@ -24,6 +25,7 @@ from integration_bridge.helpers import (
     TokenExchangeStyle,
     TokenSet,
     anonymize_key,
+    call_duration,
     comment_content,
     comment_header,
     comment_subject,
@@ -35,8 +37,10 @@ from integration_bridge.helpers import (
     get_text_description_for_call_event,
     iterate_pages,
     paginate,
+    product_name,
     request_with_retry,
     retry_on_status,
+    split_api_key,
     validate,
 )
 from integration_bridge.models import (
@@ -75,6 +79,7 @@ from integration_bridge.settings import Settings, SettingsError
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_PRODUCT_NAME",
     "DELEGATE_TO_FRONTEND_CODE",
     "RETRY_COUNT_HEADER",
     "Adapter",
@@ -123,6 +128,7 @@ __all__ = [
     "TokenSet",
     "__version__",
     "anonymize_key",
+    "call_duration",
     "comment_content",
     "comment_header",
     "comment_subject",
@@ -137,9 +143,11 @@ __all__ = [
     "is_logged_integration_entity",
     "iterate_pages",
     "paginate",
+    "product_name",
     "request_with_retry",
     "retry_on_status",
     "run",
+    "split_api_key",
     "throw_and_delegate_error",
     "update_provider_key",
     "validate",

@@ -56,9 +56,9 @@ class LoggedIntegrationEntity(IntegrationEntity):
 
 
 def is_logged_integration_entity(entity: BaseModel | dict[str, Any]) -> bool:
-    """True when the entity carries a ``logId`` (it was logged to)."""
-    if isinstance(entity, LoggedIntegrationEntity):
-        return True
+    """True when the entity carries a non-empty ``logId`` (it was logged to)."""
     if isinstance(entity, dict):
-        return isinstance(entity.get("logId", entity.get("log_id")), str)
-    return isinstance(getattr(entity, "log_id", None), str)
+        log_id = entity.get("logId", entity.get("log_id"))
+    else:
+        log_id = getattr(entity, "log_id", None)
+    return isinstance(log_id, str) and bool(log_id)

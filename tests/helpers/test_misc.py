@@ -64,3 +64,9 @@ def test_validate(caplog: pytest.LogCaptureFixture) -> None:
     assert caplog.records[-1].getMessage() == f"[validate] {info.value.message}"
     assert getattr(caplog.records[-1], "apiKey", None) == "***6789abcdef"
     assert "key-0123456789abcdef" not in caplog.text
+
+
+def test_empty_log_id_is_not_logged() -> None:
+    assert not is_logged_integration_entity(
+        {"id": "1", "type": "deals", "source": "x", "logId": ""}
+    )
