@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
 from integration_bridge.errors import ServerError
+from integration_bridge.validation import parse_as
+
+M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -19,6 +22,7 @@ __all__ = [
     "json_response",
     "read_json",
     "read_json_object",
+    "read_model",
     "text_response",
 ]
 
@@ -71,16 +75,30 @@ async def read_json(request: web.Request) -> Any:
         raise ServerError(400, f"Malformed JSON body: {error}") from None
 
 
-async def read_json_object(request: web.Request, what: str = "request body") -> dict[str, Any]:
+async def read_json_object(
+    request: web.Request, message: str = "Invalid request body"
+) -> dict[str, Any]:
     """The request's JSON body, which must be an object.
 
     Raises:
-        ServerError: 400 for malformed JSON or a body that is not an object.
+        ServerError: 400 for malformed JSON, or ``<message>: expected a JSON object``.
     """
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise ServerError(400, f"Invalid {what}: expected a JSON object")
+        raise ServerError(400, f"{message}: expected a JSON object")
     return body
+
+
+async def read_model(request: web.Request, model: type[M], message: str, **defaults: Any) -> M:
+    """The request's JSON object validated as ``model`` (``defaults`` fill missing keys).
+
+    Raises:
+        ServerError: 400 ``<message>: <what is wrong>``.
+    """
+    body = await read_json_object(request, message)
+    for key, value in defaults.items():
+        body.setdefault(key, value)
+    return parse_as(model, body, status=400, message=message)
 
 
 def accepts_gzip(request: web.Request) -> bool:

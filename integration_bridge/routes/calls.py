@@ -19,7 +19,7 @@ from integration_bridge.models import (
 from integration_bridge.responses import (
     empty_response,
     json_response,
-    read_json_object,
+    read_model,
     text_response,
 )
 from integration_bridge.validation import parse_as
@@ -29,6 +29,7 @@ __all__ = ["routes", "should_skip_call_event"]
 routes = web.RouteTableDef()
 
 _DIRECT_DIAL_MAX = 5
+_INVALID_EVENT = "Invalid call event received"
 
 
 def should_skip_call_event(event: CallEvent) -> bool:
@@ -51,8 +52,7 @@ async def handle_call_event(request: web.Request) -> web.Response:
     """Log a call (deprecated route); answers the adapter's reference string."""
     adapter = request.app[ADAPTER]
     require(adapter, "handle_call_event")
-    body = await read_json_object(request, "call event")
-    event = parse_as(CallEvent, body, status=400, message="Invalid call event received")
+    event = await read_model(request, CallEvent, _INVALID_EVENT)
     if should_skip_call_event(event):
         return text_response("Skipping call event")
     reference = await adapter.handle_call_event(config_of(request), event)
@@ -64,8 +64,7 @@ async def update_call_event(request: web.Request) -> web.Response:
     """Update a logged call (deprecated route)."""
     adapter = request.app[ADAPTER]
     require(adapter, "update_call_event")
-    body = await read_json_object(request, "call event")
-    event = parse_as(CallEvent, body, status=400, message="Invalid call event received")
+    event = await read_model(request, CallEvent, _INVALID_EVENT)
     await adapter.update_call_event(config_of(request), request.match_info["id"], event)
     return empty_response()
 
@@ -75,10 +74,7 @@ async def call_log_for_entities(request: web.Request) -> web.Response:
     """Log a call to the given entities; answers the logged entities."""
     adapter = request.app[ADAPTER]
     require(adapter, "create_or_update_call_log_for_entities")
-    body = await read_json_object(request, "call event")
-    event = parse_as(
-        CallEventWithIntegrationEntities, body, status=400, message="Invalid call event received"
-    )
+    event = await read_model(request, CallEventWithIntegrationEntities, _INVALID_EVENT)
     if should_skip_call_event(event):
         return json_response([])
     logged: Sequence[Any] = await adapter.create_or_update_call_log_for_entities(
@@ -92,8 +88,7 @@ async def call_log_for_phone_number(request: web.Request) -> web.Response:
     """Log a call to whatever its remote number belongs to."""
     adapter = request.app[ADAPTER]
     require(adapter, "create_call_log_for_phone_number")
-    body = await read_json_object(request, "call event")
-    event = parse_as(CallEvent, body, status=400, message="Invalid call event received")
+    event = await read_model(request, CallEvent, _INVALID_EVENT)
     if should_skip_call_event(event):
         return empty_response()
     logged = await adapter.create_call_log_for_phone_number(config_of(request), event)

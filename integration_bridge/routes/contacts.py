@@ -18,10 +18,9 @@ from integration_bridge.responses import (
     accepts_gzip,
     empty_response,
     json_response,
-    read_json_object,
+    read_model,
 )
 from integration_bridge.routes.common import attach_provider_key
-from integration_bridge.validation import parse_as
 
 __all__ = ["routes"]
 
@@ -76,6 +75,12 @@ async def get_contact(request: web.Request) -> web.Response:
     return json_response(sanitize_contact(contact_to_dict(contact), config.locale))
 
 
+async def _written(request: web.Request, response: web.Response) -> web.Response:
+    """A write route's answer, with the refreshed provider key (a failure fails the route)."""
+    await attach_provider_key(request, response, required=True)
+    return response
+
+
 async def _returned_contact(value: Any, locale: str) -> dict[str, Any]:
     return sanitize_contact(validate_contact(value, "Invalid contact returned from bridge"), locale)
 
@@ -86,14 +91,11 @@ async def create_contact(request: web.Request) -> web.Response:
     config = config_of(request)
     adapter = request.app[ADAPTER]
     require(adapter, "create_contact")
-    body = await read_json_object(request, "contactCreate received")
-    template = parse_as(ContactTemplate, body, status=400, message="Invalid contactCreate received")
+    template = await read_model(request, ContactTemplate, "Invalid contactCreate received")
     contact = await _returned_contact(await adapter.create_contact(config, template), config.locale)
     if not request.app[SETTINGS].cache_disabled:
         await request.app[CONTACT_CACHE].add_contact(config, contact)
-    response = json_response(contact)
-    await attach_provider_key(request, response, required=True)
-    return response
+    return await _written(request, json_response(contact))
 
 
 @routes.put("/contacts/{id}")
@@ -103,17 +105,13 @@ async def update_contact(request: web.Request) -> web.Response:
     adapter = request.app[ADAPTER]
     require(adapter, "update_contact")
     id = request.match_info["id"]
-    body = await read_json_object(request, "contactUpdate received")
-    body.setdefault("id", id)
-    update = parse_as(ContactUpdate, body, status=400, message="Invalid contactUpdate received")
+    update = await read_model(request, ContactUpdate, "Invalid contactUpdate received", id=id)
     contact = await _returned_contact(
         await adapter.update_contact(config, id, update), config.locale
     )
     if not request.app[SETTINGS].cache_disabled:
         await request.app[CONTACT_CACHE].replace_contact(config, id, contact)
-    response = json_response(contact)
-    await attach_provider_key(request, response, required=True)
-    return response
+    return await _written(request, json_response(contact))
 
 
 @routes.delete("/contacts/{id}")
@@ -124,6 +122,4 @@ async def delete_contact(request: web.Request) -> web.Response:
     await request.app[ADAPTER].delete_contact(config, id)
     if not request.app[SETTINGS].cache_disabled:
         await request.app[CONTACT_CACHE].remove_contact(config, id)
-    response = empty_response()
-    await attach_provider_key(request, response, required=True)
-    return response
+    return await _written(request, empty_response())

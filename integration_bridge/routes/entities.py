@@ -10,8 +10,7 @@ from integration_bridge.adapter import require
 from integration_bridge.appkeys import ADAPTER
 from integration_bridge.middlewares import config_of
 from integration_bridge.models import FollowUpWithIntegrationEntities, IntegrationEntityType
-from integration_bridge.responses import empty_response, json_response, read_json_object
-from integration_bridge.validation import parse_as
+from integration_bridge.responses import empty_response, json_response, read_model
 
 __all__ = ["routes"]
 
@@ -55,9 +54,8 @@ async def create_follow_up(request: web.Request) -> web.Response:
     """Create a follow-up task; answers ``{"followUpId": ...}``."""
     adapter = request.app[ADAPTER]
     require(adapter, "create_follow_up")
-    body = await read_json_object(request, "follow-up")
-    follow_up = parse_as(
-        FollowUpWithIntegrationEntities, body, status=400, message="Invalid follow-up received"
+    follow_up = await read_model(
+        request, FollowUpWithIntegrationEntities, "Invalid follow-up received"
     )
     follow_up_id = await adapter.create_follow_up(config_of(request), follow_up)
     return json_response({"followUpId": follow_up_id})
