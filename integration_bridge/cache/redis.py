@@ -17,6 +17,7 @@ import logging
 import struct
 import time
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -71,6 +72,9 @@ def _gzip_from_zlib(compressed: bytes, json: bytes) -> bytes | None:
 class RedisStorage(Storage):
     """A `Storage` on Redis, shared by every replica of a bridge."""
 
+    MEMO_MIN_BYTES = 4096
+    """Values at least this large (encoded) are memoized decoded."""
+
     def __init__(
         self,
         url: str,
@@ -79,6 +83,7 @@ class RedisStorage(Storage):
         timeout: float = 1.0,
         backoff: float = 1.0,
         client: aioredis.Redis | None = None,
+        memo_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.default_ttl = default_ttl
         self.timeout = timeout
@@ -93,6 +98,9 @@ class RedisStorage(Storage):
         self._swap = self._client.register_script(_SWAP)
         self._down_until = 0.0
         self._last_warning = 0.0
+        self.memo_bytes = memo_bytes
+        self._decoded: OrderedDict[str, tuple[bytes, Blob]] = OrderedDict()
+        self._decoded_bytes = 0
 
     @property
     def client(self) -> aioredis.Redis:
@@ -120,15 +128,39 @@ class RedisStorage(Storage):
             raise StorageUnavailable(f"Redis {what} failed") from error
 
     async def get(self, key: str) -> Blob | None:
-        """The value under ``key``; a value that does not decode counts as absent."""
+        """The value under ``key``; a value that does not decode counts as absent.
+
+        Large values stay decoded in a small local memo for as long as Redis holds
+        the very same bytes, so serving a popular list costs one GET, not a decode.
+        """
         raw = await self._call("GET", self._client.get(key))
         if raw is None:
+            self._forget(key)
             return None
+        memo = self._decoded.get(key)
+        if memo is not None and memo[0] == raw:
+            self._decoded.move_to_end(key)
+            return memo[1]
         try:
-            return decode_value(raw)
+            blob = decode_value(raw)
         except ValueError:
             _log.warning("[RedisStorage] Ignoring an entry that does not decode")
             return None
+        if len(raw) >= self.MEMO_MIN_BYTES:
+            self._remember(key, raw, blob)
+        return blob
+
+    def _remember(self, key: str, raw: bytes, blob: Blob) -> None:
+        self._forget(key)
+        self._decoded[key] = (raw, blob)
+        self._decoded_bytes += len(raw) + blob.nbytes
+        while self._decoded_bytes > self.memo_bytes and self._decoded:
+            self._forget(next(iter(self._decoded)))
+
+    def _forget(self, key: str) -> None:
+        memo = self._decoded.pop(key, None)
+        if memo is not None:
+            self._decoded_bytes -= len(memo[0]) + memo[1].nbytes
 
     async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
         """``SET key value EX ttl``."""

@@ -125,3 +125,21 @@ async def test_outage_fails_fast_and_recovers(own_redis: RedisServer) -> None:
         assert blob is not None and blob.value() == {"v": 2}
     finally:
         await storage.close()
+
+
+async def test_large_values_are_decoded_once_until_they_change(
+    storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    big = [{"id": str(n), "name": f"Contact {n}", "n": n * 7919 % 1000} for n in range(2000)]
+    await storage.set("list", Blob.of(big))
+    first = await storage.get("list")
+    again = await storage.get("list")
+    assert first is not None and first is again  # same bytes in Redis: not decoded again
+    changed = big[:-1]
+    with redis_server.client() as client:
+        client.set("list", encode_value(orjson.dumps(changed)))  # another replica wrote
+    fresh = await storage.get("list")
+    assert fresh is not None and fresh is not first and fresh.value() == changed
+    with redis_server.client() as client:
+        client.delete("list")
+    assert await storage.get("list") is None
