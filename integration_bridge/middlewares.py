@@ -114,9 +114,14 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                 isinstance(body, bytes)
                 and len(body) >= _COMPRESS_MIN_BYTES
                 and "Content-Encoding" not in response.headers
-                and accepts_gzip(request)
             ):
-                response.enable_compression(web.ContentCoding.gzip)
+                vary = response.headers.get("Vary")
+                if not vary or "accept-encoding" not in vary.lower():
+                    response.headers["Vary"] = (
+                        f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
+                    )
+                if accepts_gzip(request):
+                    response.enable_compression(web.ContentCoding.gzip)
         if response.status != 200 or request.path != "/health":
             # Health probes come every few seconds from every balancer: only failures are news.
             log_request(request.method, request.path, response.status, elapsed_ms, headers)
@@ -146,7 +151,8 @@ def cors_middleware(
             response.headers["Vary"] = "Origin, Access-Control-Request-Headers"
         else:
             response = await handler(request)
-            response.headers["Vary"] = "Origin"
+            vary = response.headers.get("Vary")
+            response.headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
         response.headers["Access-Control-Expose-Headers"] = "X-Provider-Key, X-Fetching-State"

@@ -192,3 +192,13 @@ async def test_custom_routes_and_sub_apps(aiohttp_client: Any) -> None:
     client = await aiohttp_client(app)
     assert await (await client.get("/custom")).text() == "custom"
     assert await (await client.get("/sub/x")).text() == "inner"
+
+
+async def test_cors_keeps_other_vary_values(make_client: ClientFactory) -> None:
+    client = await make_client(Failing(RuntimeError()))
+    response = await client.get(
+        "/call-log-metadata",
+        headers={**USER_HEADERS, "Origin": "https://app.example.com", "Accept-Encoding": "gzip"},
+    )
+    vary = {part.strip() for part in response.headers["Vary"].split(",")}
+    assert {"Origin", "Accept-Encoding"} <= vary
