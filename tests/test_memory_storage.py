@@ -89,3 +89,10 @@ async def test_hot_budget_counts_towards_the_byte_bound() -> None:
         await storage.set(str(index), Blob(document.json))
     assert storage.used_bytes <= storage.max_bytes
     assert await storage.get("19") is not None
+
+
+async def test_get_many_in_order() -> None:
+    storage = MemoryStorage()
+    await storage.set("a", Blob(b"1"))
+    values = await storage.get_many("missing", "a")
+    assert values[0] is None and values[1] is not None and values[1].json == b"1"

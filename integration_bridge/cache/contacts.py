@@ -95,8 +95,10 @@ class ContactCache:
     async def get(self, config: Config) -> CachedContacts:
         """The cached list for ``config.api_key``, fetching or refreshing as needed."""
         key = config.api_key
-        state_blob = await self._get(cache_state_key(key))
-        cached = await self._get(key)
+        try:
+            state_blob, cached = await self.storage.get_many(cache_state_key(key), key)
+        except StorageUnavailable:
+            state_blob = cached = None
         state = _decode_state(state_blob)
         if state is not None and state.get("state") == "FETCHING":
             if cached is not None and not _is_empty_list(cached):

@@ -133,7 +133,14 @@ class RedisStorage(Storage):
         Large values stay decoded in a small local memo for as long as Redis holds
         the very same bytes, so serving a popular list costs one GET, not a decode.
         """
-        raw = await self._call("GET", self._client.get(key))
+        return self._blob(key, await self._call("GET", self._client.get(key)))
+
+    async def get_many(self, *keys: str) -> list[Blob | None]:
+        """Several values with one ``MGET`` (one round trip)."""
+        raws = await self._call("MGET", self._client.mget(keys))
+        return [self._blob(key, raw) for key, raw in zip(keys, raws, strict=True)]
+
+    def _blob(self, key: str, raw: bytes | None) -> Blob | None:
         if raw is None:
             self._forget(key)
             return None

@@ -118,6 +118,10 @@ class Storage(ABC):
     async def get(self, key: str) -> Blob | None:
         """The value under ``key``, or None when absent or expired."""
 
+    async def get_many(self, *keys: str) -> list[Blob | None]:
+        """The values under ``keys``, in order (stores may fetch them in one round trip)."""
+        return [await self.get(key) for key in keys]
+
     @abstractmethod
     async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds (the store's default when None)."""

@@ -143,3 +143,10 @@ async def test_large_values_are_decoded_once_until_they_change(
     with redis_server.client() as client:
         client.delete("list")
     assert await storage.get("list") is None
+
+
+async def test_get_many_is_one_round_trip_in_order(storage: RedisStorage) -> None:
+    await storage.set("a", Blob.of(1))
+    await storage.set("c", Blob.of(3))
+    values = await storage.get_many("a", "b", "c")
+    assert [v.value() if v else None for v in values] == [1, None, 3]
