@@ -5,7 +5,10 @@ A value is the base64 of the zlib-deflated UTF-8 JSON, written with
 and the other way round. Every operation is bounded by a short timeout; any
 failure raises `StorageUnavailable` (callers fall through to the CRM), and
 after a failure the store fails fast for a moment instead of making every
-request wait for a dead Redis. It recovers by itself.
+request wait for a dead Redis: after ``backoff`` seconds a single call probes
+Redis again while the others still fail fast, and the first success closes
+the breaker. It recovers by itself; outages are logged at most every
+``WARNING_INTERVAL`` seconds and never with keys or values.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from collections import OrderedDict
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from integration_bridge.cache.storage import Blob, Storage, StorageUnavailable
@@ -70,10 +76,21 @@ def _gzip_from_zlib(compressed: bytes, json: bytes) -> bytes | None:
 
 
 class RedisStorage(Storage):
-    """A `Storage` on Redis, shared by every replica of a bridge."""
+    """A `Storage` on Redis, shared by every replica of a bridge.
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://`` URL.
+        default_ttl: seconds an entry lives when `set` gets no TTL (30 days).
+        timeout: upper bound in seconds of one operation, connecting included.
+        backoff: seconds to fail fast after a failure before probing again.
+        client: a ready client to use instead of one made from ``url``.
+        memo_bytes: budget of the memo of large decoded values.
+    """
 
     MEMO_MIN_BYTES = 4096
     """Values at least this large (encoded) are memoized decoded."""
+    WARNING_INTERVAL = 10.0
+    """Seconds between two warnings about failing Redis operations."""
 
     def __init__(
         self,
@@ -88,16 +105,21 @@ class RedisStorage(Storage):
         self.default_ttl = default_ttl
         self.timeout = timeout
         self.backoff = backoff
+        # One immediate retry on a connection error: after a Redis restart the
+        # pooled connections are dead, and the retry reconnects.
         self._client = client or aioredis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=30,
-            retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
         )
         self._swap = self._client.register_script(_SWAP)
-        self._down_until = 0.0
-        self._last_warning = 0.0
+        self._down_until = 0.0  # fail fast until then (monotonic); 0: healthy
+        self._probing = False
+        self._last_warning = -float("inf")
+        self._failures = 0  # failures not yet reported in a warning
+        self._outage_reported = False
         self.memo_bytes = memo_bytes
         self._decoded: OrderedDict[str, tuple[bytes, Blob]] = OrderedDict()
         self._decoded_bytes = 0
@@ -107,25 +129,55 @@ class RedisStorage(Storage):
         """The underlying redis-py client."""
         return self._client
 
+    @property
+    def available(self) -> bool:
+        """False while the breaker is open after a failure."""
+        return self._down_until == 0.0
+
     def _ttl(self, ttl: float | None) -> int:
         return max(1, int(self.default_ttl if ttl is None else ttl))
 
     async def _call(self, what: str, operation: Any) -> Any:
-        now = time.monotonic()
-        if now < self._down_until:
-            operation.close()
-            raise StorageUnavailable(
-                f"Redis unavailable (retrying in {self._down_until - now:.1f}s)"
-            )
+        """Await a redis-py coroutine, bounded in time, behind the circuit breaker."""
+        probe = False
+        if self._down_until:
+            now = time.monotonic()
+            if now < self._down_until or self._probing:
+                operation.close()
+                raise StorageUnavailable("Redis unavailable (failing fast after an error)")
+            probe = self._probing = True
         try:
             async with asyncio.timeout(self.timeout):
-                return await operation
+                result = await operation
         except (RedisError, OSError, TimeoutError) as error:
-            self._down_until = time.monotonic() + self.backoff
-            if now - self._last_warning > 10:
-                self._last_warning = now
-                _log.warning("[RedisStorage] %s failed: %s", what, type(error).__name__)
+            self._failed(what, error)
             raise StorageUnavailable(f"Redis {what} failed") from error
+        finally:
+            if probe:
+                self._probing = False
+        if self._down_until:
+            self._down_until = 0.0
+            if self._outage_reported:
+                self._outage_reported = False
+                _log.info("[RedisStorage] Redis is available again")
+        return result
+
+    def _failed(self, what: str, error: BaseException) -> None:
+        now = time.monotonic()
+        self._down_until = now + self.backoff
+        self._failures += 1
+        if now - self._last_warning >= self.WARNING_INTERVAL:
+            _log.warning(
+                "[RedisStorage] %s failed: %s; failing fast for %.1fs (%d failures since"
+                " the last warning)",
+                what,
+                type(error).__name__,
+                self.backoff,
+                self._failures,
+            )
+            self._last_warning = now
+            self._failures = 0
+            self._outage_reported = True
 
     async def get(self, key: str) -> Blob | None:
         """The value under ``key``; a value that does not decode counts as absent.

@@ -150,3 +150,68 @@ async def test_get_many_is_one_round_trip_in_order(storage: RedisStorage) -> Non
     await storage.set("c", Blob.of(3))
     values = await storage.get_many("a", "b", "c")
     assert [v.value() if v else None for v in values] == [1, None, 3]
+
+
+async def test_hung_redis_costs_one_timeout_then_fails_fast(own_redis: RedisServer) -> None:
+    storage = RedisStorage(own_redis.url, timeout=0.3, backoff=0.5)
+    try:
+        await storage.set("k", Blob.of(1))
+        own_redis.pause()
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            await storage.get("k")
+        assert 0.25 <= time.monotonic() - started < 0.6
+        assert not storage.available
+        started = time.monotonic()
+        for _ in range(50):
+            with pytest.raises(StorageUnavailable):
+                await storage.get("k")
+        assert time.monotonic() - started < 0.1
+        await asyncio.sleep(0.55)
+        # Past the window one call probes (and waits); the others still fail fast.
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(storage.get("k") for _ in range(20)), return_exceptions=True
+        )
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        assert time.monotonic() - started < 0.6
+        own_redis.resume()
+        await asyncio.sleep(0.55)
+        blob = await storage.get("k")
+        assert blob is not None and blob.value() == 1 and storage.available
+    finally:
+        own_redis.resume()
+        await storage.close()
+
+
+async def test_first_call_after_a_restart_reconnects(own_redis: RedisServer) -> None:
+    storage = RedisStorage(own_redis.url, timeout=0.5)
+    try:
+        await storage.set("k", Blob.of(1))  # a pooled connection now exists
+        own_redis.stop()
+        own_redis.start()
+        assert await storage.get("k") is None  # the restarted server is empty, no error
+        assert storage.available
+    finally:
+        await storage.close()
+
+
+async def test_outage_logs_are_rate_limited_and_keyless(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_key = "provider-key-secret-123456789"
+    storage = RedisStorage(own_redis.url, timeout=0.2, backoff=0)
+    try:
+        own_redis.stop()
+        with caplog.at_level("INFO", logger="integration_bridge.redis"):
+            for _ in range(30):
+                with pytest.raises(StorageUnavailable):
+                    await storage.set(secret_key, Blob.of({"accessToken": "token-secret"}))
+            own_redis.start()
+            await storage.set(secret_key, Blob.of(1))
+        messages = [record.getMessage() for record in caplog.records]
+        assert len(messages) == 2, messages  # one warning, one recovery line
+        assert "failed" in messages[0] and "available again" in messages[1]
+        assert not any("secret" in message for message in messages)
+    finally:
+        await storage.close()
