@@ -36,7 +36,15 @@ RefreshFn = Callable[[Config], Awaitable[str]]
 
 
 class TokenCache:
-    """Access tokens per provider key, refreshed once however many callers ask."""
+    """Access tokens per provider key, refreshed once however many callers ask.
+
+    Args:
+        storage: where entries live; None turns caching off (every call refreshes).
+        prefix: key prefix, ``AUTH`` or ``AUTH:<INTEGRATION_NAME>``.
+        ttl: seconds a token is kept.
+        pending_ttl: seconds the pending marker of a running refresh lives.
+        poll_interval: seconds between two looks while another process refreshes.
+    """
 
     def __init__(
         self,
@@ -52,26 +60,27 @@ class TokenCache:
         self.ttl = ttl
         self.pending_ttl = pending_ttl
         self.poll_interval = poll_interval
-        self._inflight: dict[str, asyncio.Task[str]] = {}
+        self._inflight: dict[tuple[str, bool], asyncio.Task[str]] = {}
+        self._warned_inactive = False
 
     def key(self, api_key: str) -> str:
         """The storage key of a provider key's entry."""
         return f"{self.prefix}:{api_key}"
 
-    async def _read(self, key: str) -> dict[str, Any] | None:
-        if self.storage is None:
-            return None
+    async def _read(self, key: str) -> tuple[Blob | None, dict[str, Any] | None]:
+        """The stored blob and its entry (None where absent, unreadable or unreachable)."""
+        assert self.storage is not None
         try:
             blob = await self.storage.get(key)
         except StorageUnavailable:
-            return None
+            return None, None
         if blob is None:
-            return None
+            return None, None
         try:
             value = blob.value()
         except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
+            return blob, None
+        return blob, value if isinstance(value, dict) else None
 
     async def _write(self, operation: Awaitable[Any]) -> Any:
         try:
@@ -81,42 +90,66 @@ class TokenCache:
             return None
 
     async def get(self, config: Config, refresh_fn: RefreshFn, force: bool = False) -> str:
-        """A fresh access token for ``config.api_key`` (see `get_fresh_access_token`)."""
+        """A fresh access token for ``config.api_key`` (see `get_fresh_access_token`).
+
+        Concurrent callers for one key share one task: a forced call joins only
+        a forced refresh (a plain lookup might hand back the token it rejects),
+        a plain call joins either.
+        """
         key = self.key(config.api_key)
-        task = self._inflight.get(key)
+        task = self._inflight.get((key, True))
+        if task is None and not force:
+            task = self._inflight.get((key, False))
         if task is None:
+            if self.storage is None and not self._warned_inactive:
+                self._warned_inactive = True
+                _log.warning(
+                    "[TokenCache] OAUTH2_REDIRECT_URL is not set: access tokens are not"
+                    " cached, every call refreshes"
+                )
             task = asyncio.create_task(self._get(key, config, refresh_fn, force))
-            self._inflight[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
+            self._inflight[key, force] = task
+            task.add_done_callback(lambda done: self._forget((key, force), done))
         return await asyncio.shield(task)
 
-    def _forget(self, key: str, task: asyncio.Task[str]) -> None:
-        if self._inflight.get(key) is task:
-            del self._inflight[key]
+    def _forget(self, slot: tuple[str, bool], task: asyncio.Task[str]) -> None:
+        if self._inflight.get(slot) is task:
+            del self._inflight[slot]
         if not task.cancelled():
             task.exception()
 
     async def _get(self, key: str, config: Config, refresh_fn: RefreshFn, force: bool) -> str:
         if self.storage is None:
             return await refresh_fn(config)
+        pending = Blob.of({"accessToken": None, "isPending": True})
         deadline = time.monotonic() + self.pending_ttl + 1
+        blocked = 0  # times the marker could not be added although nothing readable was there
         while True:
-            if not force:
-                entry = await self._read(key)
-                token = entry.get("accessToken") if entry else None
-                if isinstance(token, str) and token:
-                    return token
-                if entry and entry.get("isPending") and time.monotonic() < deadline:
-                    await asyncio.sleep(self.poll_interval)
-                    continue
-            pending = Blob.of({"accessToken": None, "isPending": True})
-            if force:
+            if force or time.monotonic() >= deadline:
+                # Forced, or waited a whole marker lifetime: refresh regardless.
                 await self._write(self.storage.set(key, pending, self.pending_ttl))
+                return await self._refresh(key, config, refresh_fn)
+            blob, entry = await self._read(key)
+            token = entry.get("accessToken") if entry else None
+            if isinstance(token, str) and token:
+                return token
+            if entry and entry.get("isPending"):
+                await asyncio.sleep(self.poll_interval)  # another process is refreshing
+                continue
+            if blob is not None:
+                # An entry without a token nor a marker: replace exactly that one.
+                swap = self.storage.swap(key, blob, pending, self.pending_ttl)
+                taken = await self._write(swap)
             else:
                 taken = await self._write(self.storage.add(key, pending, self.pending_ttl))
-                if taken is False and time.monotonic() < deadline:
-                    await asyncio.sleep(self.poll_interval)
-                    continue  # someone else just started a refresh: wait for it
+                if taken is False:
+                    blocked += 1
+                    if blocked >= 3:  # something unreadable sits there: overwrite it
+                        await self._write(self.storage.set(key, pending, self.pending_ttl))
+                        taken = True
+            if taken is False:
+                await asyncio.sleep(self.poll_interval)  # someone else started a refresh
+                continue
             return await self._refresh(key, config, refresh_fn)
 
     async def _refresh(self, key: str, config: Config, refresh_fn: RefreshFn) -> str:
@@ -130,7 +163,7 @@ class TokenCache:
         return token
 
     async def store(self, api_key: str, access_token: str) -> None:
-        """Cache ``access_token`` for ``api_key``."""
+        """Cache ``access_token`` for ``api_key`` (nothing when caching is off)."""
         if self.storage is None:
             return
         entry = Blob.of({"accessToken": access_token, "isPending": False})

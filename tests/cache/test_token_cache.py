@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +12,16 @@ from typing import Any
 import orjson
 import pytest
 
-from integration_bridge import Adapter, Config, Settings, create_app, get_fresh_access_token
+from integration_bridge import (
+    Adapter,
+    Config,
+    Settings,
+    create_app,
+    get_fresh_access_token,
+    runtime,
+    update_provider_key,
+)
+from integration_bridge.cache import token as token_module
 from integration_bridge.cache.redis import RedisStorage
 from integration_bridge.cache.storage import Blob, MemoryStorage
 from integration_bridge.cache.token import TokenCache
@@ -128,6 +138,95 @@ async def test_storage_outage_still_returns_a_token(own_redis: RedisServer) -> N
         assert await cache.get(CONFIG, Refresher(0)) == "token-1"
     finally:
         await store.close()
+
+
+async def test_a_forced_call_does_not_join_a_plain_lookup() -> None:
+    storage = MemoryStorage()
+    cache = TokenCache(storage)
+    await cache.store(CONFIG.api_key, "rejected")
+    refresh = Refresher(0.01)
+    plain, forced, forced_too = await asyncio.gather(
+        cache.get(CONFIG, refresh),
+        cache.get(CONFIG, refresh, force=True),
+        cache.get(CONFIG, refresh, force=True),
+    )
+    assert (plain, forced, forced_too) == ("rejected", "token-1", "token-1")
+    assert refresh.calls == 1
+
+
+async def test_an_entry_without_token_or_marker_is_refreshed_at_once() -> None:
+    storage = MemoryStorage()
+    cache = TokenCache(storage)
+    key = cache.key(CONFIG.api_key)
+    await storage.set(key, Blob.of({"accessToken": None, "isPending": False}))
+    started = time.monotonic()
+    assert await cache.get(CONFIG, Refresher(0)) == "token-1"
+    assert time.monotonic() - started < 0.5
+
+
+async def test_an_unreadable_redis_entry_is_replaced_quickly(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    cache = TokenCache(redis_storage, prefix="AUTH:bridge")
+    with redis_server.client() as client:
+        client.set("AUTH:bridge:provider-key-1", "not base64 zlib", ex=3600)
+    started = time.monotonic()
+    assert await cache.get(CONFIG, Refresher(0)) == "token-1"
+    assert time.monotonic() - started < 1.0
+    assert await cache.get(CONFIG, Refresher(0)) == "token-1"  # stored over it
+
+
+async def test_reads_a_token_the_original_wrote(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    entry = {"accessToken": "from-typescript", "isPending": False, "refreshToken": "r"}
+    with redis_server.client() as client:
+        client.set(
+            "AUTH:bridge:provider-key-1",
+            base64.b64encode(zlib.compress(orjson.dumps(entry))),
+            ex=3540,
+        )
+    refresh = Refresher(0)
+    cache = TokenCache(redis_storage, prefix="AUTH:bridge")
+    assert await cache.get(CONFIG, refresh) == "from-typescript"
+    assert refresh.calls == 0
+
+
+async def test_failure_on_redis_clears_the_marker(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    cache = TokenCache(redis_storage, prefix="AUTH:bridge")
+    with pytest.raises(RuntimeError):
+        await cache.get(CONFIG, Refresher(fail=True))
+    with redis_server.client() as client:
+        assert client.exists("AUTH:bridge:provider-key-1") == 0
+
+
+async def test_inactive_cache_refreshes_every_time_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = TokenCache(None)
+    refresh = Refresher(0)
+    with caplog.at_level("WARNING", logger="integration_bridge.token"):
+        tokens = [await cache.get(CONFIG, refresh) for _ in range(3)]
+    assert tokens == ["token-1", "token-2", "token-3"]
+    assert len(caplog.records) == 1
+
+
+async def test_without_a_running_app_a_process_wide_cache_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OAUTH2_REDIRECT_URL", "https://x.example/done")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.setattr(token_module, "_fallback", None)
+    monkeypatch.setattr(runtime, "_last_started", None)
+    refresh = Refresher(0)
+    assert await get_fresh_access_token(CONFIG, refresh) == "token-1"
+    assert await get_fresh_access_token(CONFIG, refresh) == "token-1"
+    await update_provider_key(CONFIG, "moved", "provider-key-2")
+    moved = Config(user_id="u1", api_key="provider-key-2")
+    assert await get_fresh_access_token(moved, refresh) == "moved"
+    assert refresh.calls == 1
 
 
 class TokenBridge(Adapter):
