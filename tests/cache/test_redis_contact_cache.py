@@ -47,15 +47,16 @@ class SlowAdapter(Adapter):
 async def replica(
     aiohttp_client: Any, adapter: Adapter, url: str, **settings: Any
 ) -> TestClient[Any, Any]:
-    return await aiohttp_client(
+    client: TestClient[Any, Any] = await aiohttp_client(
         create_app(adapter, settings=Settings(redis_url=url, redis_timeout=0.3, **settings))
     )
+    return client
 
 
 async def test_serves_entries_written_by_the_original(
     aiohttp_client: Any, redis_url: str, redis_server: RedisServer
 ) -> None:
-    cached = [
+    cached: list[dict[str, Any]] = [
         {
             "id": "ts-1",
             "name": "From TypeScript",
