@@ -149,7 +149,56 @@ async def test_redis_outage_fails_no_request_and_recovers(
     assert adapter.calls == calls_after_restart  # and served from it
 
 
-def test_four_processes_fetch_a_missing_key_once(redis_server: RedisServer) -> None:
+async def test_redis_killed_under_load_fails_no_request(
+    aiohttp_client: Any, own_redis: RedisServer
+) -> None:
+    adapters = [SlowAdapter(0.01) for _ in range(2)]
+    clients = [await replica(aiohttp_client, a, own_redis.url) for a in adapters]
+    keys = [f"{KEY}-{n}" for n in range(5)]
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def user(client: TestClient[Any, Any], key: str) -> None:
+        while not stop.is_set():
+            headers = {**USER_HEADERS, "x-provider-key": key}
+            response = await client.get("/contacts", headers=headers)
+            statuses.append(response.status)
+            await response.read()
+
+    workers = [asyncio.create_task(user(c, k)) for c in clients for k in keys]
+    try:
+        await asyncio.sleep(0.3)
+        own_redis.stop()
+        await asyncio.sleep(0.8)
+        own_redis.start()
+        await asyncio.sleep(1.5)  # past the fail-fast window: written to Redis again
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+    assert len(statuses) > 100
+    assert set(statuses) == {200}
+    with own_redis.client() as redis_client:
+        assert all(redis_client.get(key) is not None for key in keys)
+
+
+async def test_hung_redis_adds_bounded_latency(aiohttp_client: Any, own_redis: RedisServer) -> None:
+    adapter = SlowAdapter(0)
+    client = await replica(aiohttp_client, adapter, own_redis.url)
+    assert (await client.get("/contacts", headers=USER_HEADERS)).status == 200
+    own_redis.pause()
+    try:
+        started = time.monotonic()
+        responses = await asyncio.gather(
+            *(client.get("/contacts", headers=USER_HEADERS) for _ in range(20))
+        )
+        assert [r.status for r in responses] == [200] * 20
+        assert [len(await r.json()) for r in responses] == [1] * 20
+        assert time.monotonic() - started < 1.5  # one Redis timeout (0.3 s), not one each
+    finally:
+        own_redis.resume()
+
+
+def test_four_processes_fetch_a_missing_or_stale_key_once(redis_server: RedisServer) -> None:
     with redis_server.client() as client:
         client.flushall()
     ports = [free_port() for _ in range(4)]
@@ -180,22 +229,30 @@ def test_four_processes_fetch_a_missing_key_once(redis_server: RedisServer) -> N
         )
         for port in ports
     ]
+    stale_key = f"{KEY}-stale"
+    with redis_server.client() as client:
+        client.set(stale_key, encode([{"id": "old", "phoneNumbers": []}]))
+        client.set(f"cache-state:{stale_key}", encode({"state": "CACHED", "timestamp": 1}))
     try:
         for port in ports:
             wait_healthy(port)
 
-        async def hammer() -> list[int]:
+        async def hammer(key: str) -> list[int]:
             loop = asyncio.get_running_loop()
             calls = [
-                loop.run_in_executor(None, fetch_status, port) for port in ports for _ in range(4)
+                loop.run_in_executor(None, fetch_status, port, key)
+                for port in ports
+                for _ in range(4)
             ]
             return list(await asyncio.gather(*calls))
 
-        statuses = asyncio.run(hammer())
-        assert statuses == [200] * 16
-        time.sleep(0.5)
+        assert asyncio.run(hammer(KEY)) == [200] * 16
+        assert asyncio.run(hammer(stale_key)) == [200] * 16
+        time.sleep(0.8)
         with redis_server.client() as client:
             assert int(client.get(f"fetches:{KEY}") or 0) == 1
+            assert int(client.get(f"fetches:{stale_key}") or 0) == 1
+            assert decode(client.get(stale_key))[0]["id"] == "1"  # refreshed list stored
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -203,8 +260,9 @@ def test_four_processes_fetch_a_missing_key_once(redis_server: RedisServer) -> N
             process.wait(timeout=15)
 
 
-def fetch_status(port: int) -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/contacts", headers=USER_HEADERS)
+def fetch_status(port: int, key: str = KEY) -> int:
+    headers = {**USER_HEADERS, "x-provider-key": key}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/contacts", headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         status: int = response.status
         return status
