@@ -76,6 +76,11 @@ class RedisServer:
             self.process.wait()
             self.process = None
 
+    def close(self) -> None:
+        """Stop it for good and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
     def pause(self) -> None:
         """Freeze it (SIGSTOP): connections stay open but nothing answers, like a hung Redis."""
         assert self.process is not None
@@ -97,7 +102,7 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
     server.start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture
@@ -114,4 +119,4 @@ def own_redis() -> Iterator[RedisServer]:
     server = RedisServer()
     server.start()
     yield server
-    server.stop()
+    server.close()
