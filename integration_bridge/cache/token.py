@@ -212,7 +212,8 @@ async def get_fresh_access_token(config: Config, refresh_fn: RefreshFn, force: b
         The access token. Concurrent callers share one refresh; across
         processes a pending marker makes the others wait for its result.
         Without ``OAUTH2_REDIRECT_URL`` nothing is cached and ``refresh_fn`` is
-        called (still once for concurrent callers).
+        called (still once for concurrent callers; one warning is logged). The
+        original framework answers 500 in that case instead.
     """
     cache, _ = _current()
     return await cache.get(config, refresh_fn, force)
