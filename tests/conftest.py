@@ -36,6 +36,9 @@ def make_client(aiohttp_client: Any) -> ClientFactory:
     """``await make_client(adapter, **settings)``: a test client of a full bridge app."""
 
     async def make(adapter: Adapter, **settings: Any) -> TestClient[Any, Any]:
-        return await aiohttp_client(create_app(adapter, settings=Settings(**settings)))
+        client: TestClient[Any, Any] = await aiohttp_client(
+            create_app(adapter, settings=Settings(**settings))
+        )
+        return client
 
     return make

@@ -74,6 +74,8 @@ class ContactCache:
         self.fetch_timeout = fetch_timeout
         self._inflight: dict[str, asyncio.Task[Blob]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._skipped = 0
+        self._last_skip_warning = -10.0
 
     # -- storage access that never fails a request --------------------------------
 
@@ -87,7 +89,17 @@ class ContactCache:
         try:
             return await operation
         except StorageUnavailable:
-            _log.warning("[ContactCache] Skipped %s for %s: storage unavailable", what, key)
+            self._skipped += 1
+            now = time.monotonic()
+            if now - self._last_skip_warning >= 10:  # an outage under load: one line per 10 s
+                _log.warning(
+                    "[ContactCache] Skipped %s for %s: storage unavailable (%d skipped writes)",
+                    what,
+                    key,
+                    self._skipped,
+                )
+                self._last_skip_warning = now
+                self._skipped = 0
             return None
 
     # -- reading --------------------------------------------------------------------

@@ -381,3 +381,25 @@ async def test_delete_contact_removes_the_cached_entry(make_client: ClientFactor
     assert await response.read() == b""
     _, listed, _ = await get_contacts(client)
     assert [c["id"] for c in listed] == ["2"]
+
+
+async def test_storage_outage_warnings_are_rate_limited(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    from integration_bridge.cache.storage import StorageUnavailable
+
+    client = await make_client(TokenlessAdapter())
+    storage = client.app[STORAGE]
+
+    async def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise StorageUnavailable("down")
+
+    storage.set = unavailable  # type: ignore[method-assign]
+    with caplog.at_level("WARNING"):
+        for n in range(5):
+            response = await client.get(
+                "/contacts", headers={**USER_HEADERS, "x-provider-key": f"k{n}"}
+            )
+            assert response.status == 200
+    skipped = [r for r in caplog.records if "Skipped" in r.getMessage()]
+    assert len(skipped) == 1
