@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import CountryCodeSource, NumberParseException, PhoneNumberFormat
 
 __all__ = ["is_direct_dial", "normalize", "region_of_locale", "sanitize_phone_number"]
 
@@ -31,20 +31,36 @@ def region_of_locale(locale: str) -> str:
     return part.upper() or _DEFAULT_REGION
 
 
+_WRITTEN_WITH_00 = re.compile(r"^[^0-9+]*00")
+
+
 @lru_cache(maxsize=16384)
 def _formats(number: str, region: str) -> tuple[str, str, str] | None:
-    """(E.164, localized, number's region) or None when the number does not parse."""
+    """(E.164, localized, number's region) or None when the number does not parse.
+
+    Two edge rules make the answers the original's (awesome-phonenumber), SPEC 4:
+    a number written with ``00`` that is not a valid number is a parse failure
+    (libphonenumber would read ``0049 30 1234567`` in US as ``+10049301234567``),
+    and a number written in national form is localized nationally whenever its
+    country code is the caller region's, even where libphonenumber places it in a
+    dependent region sharing that code (``(664) 491-2345`` in US is Montserrat).
+    """
     try:
-        parsed = phonenumbers.parse(number, region)
+        parsed = phonenumbers.parse(number, region, keep_raw_input=True)
     except NumberParseException:
         return None
+    if _WRITTEN_WITH_00.match(number) and not phonenumbers.is_valid_number(parsed):
+        return None
     e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    country_code = parsed.country_code or 0
     number_region = phonenumbers.region_code_for_number(
         parsed
-    ) or phonenumbers.region_code_for_country_code(parsed.country_code or 0)
-    style = (
-        PhoneNumberFormat.NATIONAL if number_region == region else PhoneNumberFormat.INTERNATIONAL
+    ) or phonenumbers.region_code_for_country_code(country_code)
+    national_form = parsed.country_code_source == CountryCodeSource.FROM_DEFAULT_COUNTRY
+    local = number_region == region or (
+        national_form and country_code == phonenumbers.country_code_for_region(region)
     )
+    style = PhoneNumberFormat.NATIONAL if local else PhoneNumberFormat.INTERNATIONAL
     return e164, phonenumbers.format_number(parsed, style), number_region
 
 

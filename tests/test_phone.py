@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from integration_bridge.phone import normalize, region_of_locale, sanitize_phone_number
 
@@ -85,3 +89,113 @@ def test_results_are_not_shared() -> None:
     first = sanitize_phone_number("WORK", "+4915712345678", "de-DE")
     first["e164"] = "changed"
     assert sanitize_phone_number("WORK", "+4915712345678", "de-DE")["e164"] == "+4915712345678"
+
+
+# --- The original's two edge rules (SPEC 4), as properties ---------------------------------
+
+_LOCALES = ["de-DE", "en-US", "en_GB", "fr-FR", "es-ES", "it-IT", "nl-NL", "de-AT"]
+_SEPARATORS = st.sampled_from(["", " ", "-", " - ", "/", "."])
+_SHARED_CODES = {
+    code: regions
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+    if len(regions) > 1 and "001" not in regions
+}
+_NUMBER_TYPES = [PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE]
+
+
+@st.composite
+def _written_with_00(draw: st.DrawFn) -> str:
+    """``00`` and up to 15 digits, in groups split by what people type between them."""
+    groups = draw(st.lists(st.text("0123456789", min_size=1, max_size=5), min_size=1, max_size=4))
+    separator = draw(_SEPARATORS)
+    return "00" + draw(_SEPARATORS) + separator.join(groups)
+
+
+@st.composite
+def _valid_number_of_a_shared_code(draw: st.DrawFn) -> tuple[str, phonenumbers.PhoneNumber]:
+    """(main region of a country code, a valid number of any region sharing that code)."""
+    code = draw(st.sampled_from(sorted(_SHARED_CODES)))
+    region = draw(st.sampled_from(_SHARED_CODES[code]))
+    example = None
+    for number_type in _NUMBER_TYPES:
+        example = example or phonenumbers.example_number_for_type(region, number_type)
+    assume(example is not None)
+    assert example is not None
+    national = str(example.national_number)
+    tail = draw(st.text("0123456789", min_size=1, max_size=min(4, len(national) - 1)))
+    number = phonenumbers.parse(f"+{code}{national[: -len(tail)]}{tail}")
+    assume(phonenumbers.is_valid_number(number))
+    return phonenumbers.region_code_for_country_code(code), number
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=_written_with_00(), locale=st.sampled_from(_LOCALES))
+def test_a_number_written_with_00_is_raw_unless_valid(number: str, locale: str) -> None:
+    result = sanitize_phone_number("WORK", number, locale)
+    try:
+        parsed: phonenumbers.PhoneNumber | None = phonenumbers.parse(number, region_of_locale(locale))
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_valid_number(parsed):
+        assert result["phoneNumber"] == phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    else:
+        assert result["e164"] == result["localized"] == result["phoneNumber"] == number
+
+
+@settings(max_examples=100, deadline=None)
+@given(pair=_valid_number_of_a_shared_code(), locale=st.sampled_from(_LOCALES))
+def test_a_valid_number_written_with_00_parses_where_00_dials_abroad(
+    pair: tuple[str, phonenumbers.PhoneNumber], locale: str
+) -> None:
+    _, number = pair
+    region = region_of_locale(locale)
+    assume(phonenumbers.country_code_for_region(region) != number.country_code)
+    written = f"00 {number.country_code} {number.national_number}"
+    result = sanitize_phone_number("WORK", written, locale)
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    # 00 is the international prefix everywhere in these locales except the US (011).
+    assert result["phoneNumber"] == (written if region == "US" else e164)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pair=_valid_number_of_a_shared_code(), spaced=st.booleans())
+def test_a_national_number_of_the_callers_code_is_localized_nationally(
+    pair: tuple[str, phonenumbers.PhoneNumber], spaced: bool
+) -> None:
+    main_region, number = pair
+    national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    written = national if spaced else normalize(national)
+    result = sanitize_phone_number("MOBILE", written, f"xx-{main_region}")
+    assert result["phoneNumber"] == phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    assert result["localized"] == national
+
+
+@settings(max_examples=100, deadline=None)
+@given(pair=_valid_number_of_a_shared_code())
+def test_the_same_number_written_with_plus_keeps_its_own_region(
+    pair: tuple[str, phonenumbers.PhoneNumber],
+) -> None:
+    main_region, number = pair
+    written = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    result = sanitize_phone_number("MOBILE", written, f"xx-{main_region}")
+    own = phonenumbers.region_code_for_number(number) == main_region
+    style = PhoneNumberFormat.NATIONAL if own else PhoneNumberFormat.INTERNATIONAL
+    assert result["localized"] == phonenumbers.format_number(number, style)
+
+
+@pytest.mark.parametrize(
+    ("number", "locale", "phone_number", "localized"),
+    [
+        ("0049 30 1234567", "en-US", "0049 30 1234567", "0049 30 1234567"),
+        ("001 41587266857", "en-GB", "001 41587266857", "001 41587266857"),
+        ("001 - 212 53720415", "en-US", "001 - 212 53720415", "001 - 212 53720415"),
+        ("0049 30 1234567", "en-GB", "+49301234567", "+49 30 1234567"),
+        ("(664) 491-2345", "en-US", "+16644912345", "(664) 491-2345"),
+        ("(79) 3777 7836", "en-GB", "+447937777836", "07937 777836"),
+        ("+1 664 491 2345", "en-US", "+16644912345", "+1 664-491-2345"),
+        ("011 49 30 1234567", "en-US", "+49301234567", "+49 30 1234567"),
+    ],
+)
+def test_edge_rule_examples(number: str, locale: str, phone_number: str, localized: str) -> None:
+    result = sanitize_phone_number("WORK", number, locale)
+    assert (result["phoneNumber"], result["localized"]) == (phone_number, localized)
