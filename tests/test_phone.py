@@ -132,8 +132,9 @@ def _valid_number_of_a_shared_code(draw: st.DrawFn) -> tuple[str, phonenumbers.P
 @given(number=_written_with_00(), locale=st.sampled_from(_LOCALES))
 def test_a_number_written_with_00_is_raw_unless_valid(number: str, locale: str) -> None:
     result = sanitize_phone_number("WORK", number, locale)
+    parsed: phonenumbers.PhoneNumber | None
     try:
-        parsed: phonenumbers.PhoneNumber | None = phonenumbers.parse(number, region_of_locale(locale))
+        parsed = phonenumbers.parse(number, region_of_locale(locale))
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is not None and phonenumbers.is_valid_number(parsed):
