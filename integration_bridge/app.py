@@ -9,6 +9,7 @@ streams are drained while the adapter and the publisher are still up.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -23,6 +24,7 @@ from integration_bridge.cache.token import token_cache_context
 from integration_bridge.contacts import prepare_contacts
 from integration_bridge.middlewares import cors_middleware, request_middleware
 from integration_bridge.models import Config
+from integration_bridge.protocol import protocol_handler_args
 from integration_bridge.pubsub import pubsub_context
 from integration_bridge.pubsub.factory import check_pubsub_settings
 from integration_bridge.routes import basic, calls, contacts, entities, oauth
@@ -31,6 +33,8 @@ from integration_bridge.routes.webhooks import webhook_handler
 from integration_bridge.settings import Settings
 
 __all__ = ["check_settings", "create_app"]
+
+_log = logging.getLogger("integration_bridge.app")
 
 RouteSource = web.RouteTableDef | web.AbstractRouteDef | tuple[str, web.Application]
 """Extra routes for `create_app`: a `RouteTableDef`, single route defs, or
@@ -44,6 +48,11 @@ def check_settings(adapter: Adapter, settings: Settings) -> Settings:
         SettingsError: a required variable is missing or malformed.
     """
     check_redis_settings(settings)
+    if settings.cors_origins is None and settings.node_env == "production":
+        _log.warning(
+            "[startup] CORS_ORIGINS is not set: any origin may call this bridge with credentials;"
+            " set CORS_ORIGINS to the front ends' origins in production"
+        )
     return check_pubsub_settings(settings, adapter)
 
 
@@ -109,6 +118,7 @@ def create_app(
     app = web.Application(
         client_max_size=settings.max_body_size,
         middlewares=[cors_middleware(settings.cors_origins), request_middleware],
+        handler_args=protocol_handler_args(),
     )
     app[ADAPTER] = adapter
     app[SETTINGS] = settings

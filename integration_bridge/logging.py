@@ -1,8 +1,13 @@
 """Structured log lines: one JSON object per line, with the request's user id.
 
 Every record gets ``userId`` (from the request context) and ``apiKey`` (the
-anonymized provider key: ``***`` + its last 10 characters). A full key or
-token is never formatted into a line by the framework.
+anonymized provider key, see `anonymize_key`). A full key or token is never
+formatted into a line by the framework.
+
+No writer here ever raises for what a line holds: text that cannot be encoded
+(lone surrogates from undecodable request bytes) is written as backslash
+escapes, and plain-text lines escape control characters, so that a ``%0d%0a``
+in a request path cannot forge a line.
 
 The one line logged per request takes a fast path once `configure_logging`
 has run: it is encoded directly (same shape as `JsonFormatter`'s lines) and
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -27,6 +33,7 @@ __all__ = [
     "RequestLogWriter",
     "anonymize_key",
     "configure_logging",
+    "escape_text",
     "log_request",
     "request_headers_var",
 ]
@@ -61,10 +68,81 @@ if getattr(_previous_factory, "__name__", "") != "_record_factory":
 
 
 def anonymize_key(key: str | None) -> str:
-    """``***`` followed by the last 10 characters of a key; ``UNKNOWN`` when absent."""
+    """``***`` and at most the last 10 characters of a key; ``UNKNOWN`` when absent.
+
+    Never more than a third of the key is shown (short keys: ``***`` alone),
+    and for ``<access>:<refresh>`` keys only the end of the access half, never
+    any part of the refresh token.
+    """
     if not key:
         return "UNKNOWN"
-    return "***" + key[-10:]
+    access = key.split(":", 1)[0]
+    shown = min(10, len(access) // 3)
+    return "***" + access[len(access) - shown :] if shown > 0 else "***"
+
+
+# C0 and C1 control characters, DEL and lone surrogates (undecodable bytes).
+_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_text(text: str) -> str:
+    """``text`` with control characters and lone surrogates as backslash escapes."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNSAFE_TEXT.sub(_escape_char, text)
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with every string made encodable as UTF-8 (surrogates escaped)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_encodable(str(k)): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value
+
+
+def _json_line(entry: dict[str, Any], option: int = 0) -> bytes:
+    """``entry`` as JSON; never raises (unencodable text escaped, odd values as text)."""
+    try:
+        return orjson.dumps(entry, default=str, option=option)
+    except (TypeError, ValueError):
+        safe = _encodable({key: _safe_value(value) for key, value in entry.items()})
+        return orjson.dumps(safe, option=option)
+
+
+def _safe_value(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool | dict | list | tuple):
+        return value
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _message_of(record: logging.LogRecord) -> str:
+    """The record's message; a record whose arguments do not fit its format still says something."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return f"{record.msg!r} {record.args!r}"
 
 
 def _context_fields(headers: Mapping[str, str] | None, entry: dict[str, Any]) -> None:
@@ -86,7 +164,7 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "time": int(record.created * 1000),
             "level": record.levelname.lower(),
-            "message": record.getMessage(),
+            "message": _message_of(record),
             "logger": record.name,
         }
         for key, value in record.__dict__.items():
@@ -95,7 +173,7 @@ class JsonFormatter(logging.Formatter):
         _context_fields(getattr(record, _CONTEXT_ATTR, None), entry)
         if record.exc_info:
             entry["stack"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return _json_line(entry).decode()
 
 
 class _PlainFormatter(logging.Formatter):
@@ -105,11 +183,13 @@ class _PlainFormatter(logging.Formatter):
         headers = getattr(record, _CONTEXT_ATTR, None)
         user = headers.get("x-user-id") if headers is not None else None
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
+        line = f"{stamp} {record.levelname:<7} {escape_text(_message_of(record))}"
         if user:
-            line += f" (user {user})"
+            line += f" (user {escape_text(user)})"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            # The traceback's own line breaks stay; text inside it is escaped.
+            stack = self.formatException(record.exc_info)
+            line += "\n" + "\n".join(escape_text(part) for part in stack.split("\n"))
         return line
 
 
@@ -140,8 +220,10 @@ class RequestLogWriter:
         if self._plain:
             stamp = time.strftime("%H:%M:%S")
             user = headers.get("x-user-id")
-            line = f"{stamp} INFO    {message}" + (f" (user {user})" if user else "") + "\n"
-            data = line.encode()
+            line = f"{stamp} INFO    {escape_text(message)}"
+            if user:
+                line += f" (user {escape_text(user)})"
+            data = (line + "\n").encode("utf-8", "backslashreplace")
         else:
             entry: dict[str, Any] = {
                 "time": int(time.time() * 1000),
@@ -152,7 +234,7 @@ class RequestLogWriter:
                 "durationMs": round(duration_ms, 1),
             }
             _context_fields(headers, entry)
-            data = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
+            data = _json_line(entry, orjson.OPT_APPEND_NEWLINE)
         self._lines.append(data)
         self._size += len(data)
         if self._size >= self._max_bytes:

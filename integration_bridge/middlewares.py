@@ -2,15 +2,18 @@
 
 `request_middleware` does, around every handler and in this order: put the
 request's headers (user id, provider key) in the log context and its app in
-`runtime`; time the request (``Server-Timing`` header and one log line); turn
-every exception into an answer (the one place where that happens); compress
-large answers for clients that accept gzip. The per-request `Config` is built
-from the ``x-*`` headers on first use (`config_of`).
+`runtime`; time the request (``Server-Timing`` header and one log line); refuse
+``x-*`` headers that are not clean UTF-8 text (400 before any handler runs);
+turn every exception into an answer (the one place where that happens);
+compress large answers for clients that accept gzip. The per-request `Config`
+is built from the ``x-*`` headers on first use (`config_of`), through a memo
+bounded in bytes.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -19,10 +22,11 @@ from aiohttp import web
 from integration_bridge import runtime
 from integration_bridge.errors import IntegrationErrorType, ServerError
 from integration_bridge.logging import log_request, request_headers_var
+from integration_bridge.memo import ByteBoundedLRU
 from integration_bridge.models import Config
 from integration_bridge.responses import accepts_gzip
 
-__all__ = ["config_of", "cors_middleware", "request_middleware"]
+__all__ = ["CONFIG_MEMO_MAX_BYTES", "config_of", "cors_middleware", "request_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -32,15 +36,37 @@ _COMPRESS_MIN_BYTES = 1024
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
-_CONFIGS: dict[tuple[str, str, str, str], Config] = {}
-_CONFIGS_MAX = 10_000
+CONFIG_MEMO_MAX_BYTES = 4 * 1024 * 1024
+"""Memory for the per-request `Config` memo (headers are up to 8 KB each)."""
+
+_CONFIGS: ByteBoundedLRU[tuple[str, str, str, str], Config] = ByteBoundedLRU(CONFIG_MEMO_MAX_BYTES)
+
+# Control characters (C0, DEL) as bytes: never in a clean header value.
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+def _header_problem(request: web.Request) -> str | None:
+    """Why the ``x-*`` headers cannot be used, or None when they are clean UTF-8 text."""
+    for name, value in request.raw_headers:
+        if name[:2].lower() != b"x-":
+            continue
+        if _CONTROL_BYTES.search(value):
+            return "control character"
+        if not value.isascii():
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                return "bytes that are not UTF-8"
+            if any(0x80 <= ord(char) <= 0x9F for char in text):
+                return "control character"
+    return None
 
 
 def _config_from_headers(request: web.Request) -> Config:
     """The `Config` the ``x-*`` headers describe (missing headers: empty strings).
 
-    Configs are immutable, so the same callers share one object (a bounded memo:
-    building a model per request is measurable on the hot path).
+    Configs are immutable, so the same callers share one object (a memo bounded
+    in bytes: building a model per request is measurable on the hot path).
     """
     headers = request.headers
     key = (
@@ -51,12 +77,10 @@ def _config_from_headers(request: web.Request) -> Config:
     )
     config = _CONFIGS.get(key)
     if config is None:
-        if len(_CONFIGS) >= _CONFIGS_MAX:
-            _CONFIGS.clear()
         config = Config.model_construct(
             user_id=key[0], api_key=key[1], api_url=key[2], locale=key[3]
         )
-        _CONFIGS[key] = config
+        _CONFIGS.put(key, config, sum(len(part) for part in key) + 400)
     return config
 
 
@@ -99,6 +123,10 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     started = time.perf_counter()
     try:
         try:
+            problem = _header_problem(request)
+            if problem is not None:
+                # Nothing of such a request runs: its user id or key would be garbage.
+                raise ServerError(400, f"Invalid x-* header: {problem}")
             response = await handler(request)
         except web.HTTPException as http_error:
             if http_error.status < 400:
@@ -134,13 +162,22 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
 def cors_middleware(
     origins: tuple[str, ...] | None,
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """CORS for the given origins (None: any), credentials allowed, origin reflected."""
+    """CORS for the given origins (None: any), credentials allowed, origin reflected.
+
+    The origin ``null`` (sandboxed frames, ``file:`` pages, some redirects) is
+    never reflected, nor an origin that is not printable ASCII.
+    """
     allowed = None if origins is None else frozenset(origins)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
-        if origin is None or (allowed is not None and origin not in allowed):
+        if (
+            origin is None
+            or (allowed is not None and origin not in allowed)
+            or origin == "null"
+            or not (origin.isascii() and origin.isprintable())
+        ):
             return await handler(request)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             response: web.StreamResponse = web.Response(status=204)

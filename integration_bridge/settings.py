@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     metrics_enabled: bool = False
     backend_tracing_enabled: bool = False
     backend_tracing_api_key: SecretStr | None = None
+    node_env: str | None = None
 
     def __init__(self, **values: Any) -> None:
         """Validate ``values`` (field names); never reads the environment.

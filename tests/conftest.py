@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.1:9")
 os.environ.setdefault("GCE_METADATA_ROOT", "127.0.0.1:9")
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,3 +43,16 @@ def make_client(aiohttp_client: Any) -> ClientFactory:
         return client
 
     return make
+
+
+async def send_raw(client: TestClient[Any, Any], data: bytes) -> tuple[int, bytes]:
+    """Send raw bytes to the test server (headers no client would send); (status, body)."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body

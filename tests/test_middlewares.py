@@ -169,7 +169,8 @@ async def test_log_lines_carry_user_id_and_no_full_key(
     ]
     assert lines, "expected log lines"
     assert all(line.get("userId") == "user-1" for line in lines)
-    assert all(line["apiKey"] == "***" + USER_HEADERS["x-provider-key"][-10:] for line in lines)
+    key = USER_HEADERS["x-provider-key"]
+    assert all(line["apiKey"] == "***" + key[-(len(key) // 3) :] for line in lines)
     assert all(USER_HEADERS["x-provider-key"] not in json.dumps(line) for line in lines)
 
 
@@ -202,3 +203,34 @@ async def test_cors_keeps_other_vary_values(make_client: ClientFactory) -> None:
     )
     vary = {part.strip() for part in response.headers["Vary"].split(",")}
     assert {"Origin", "Accept-Encoding"} <= vary
+
+
+@pytest.mark.parametrize("origin", ["null", "https://app.example.com\u00a0"])
+async def test_cors_never_reflects_null(make_client: ClientFactory, origin: str) -> None:
+    client = await make_client(Failing(RuntimeError()))
+    for method in ("GET", "OPTIONS"):
+        response = await client.request(
+            method,
+            "/health",
+            headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+        )
+        assert "Access-Control-Allow-Origin" not in response.headers
+        assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+async def test_open_cors_in_production_warns_at_start_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from integration_bridge import Settings, create_app
+
+    with caplog.at_level(logging.WARNING):
+        create_app(Failing(RuntimeError()), settings=Settings.from_env({"NODE_ENV": "production"}))
+    assert any("CORS_ORIGINS" in record.getMessage() for record in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        create_app(
+            Failing(RuntimeError()),
+            settings=Settings.from_env({"NODE_ENV": "production", "CORS_ORIGINS": "https://a.b"}),
+        )
+        create_app(Failing(RuntimeError()), settings=Settings.from_env({}))
+    assert not any("CORS_ORIGINS" in record.getMessage() for record in caplog.records)

@@ -17,8 +17,9 @@ from integration_bridge import (
 
 
 def test_anonymize_key() -> None:
-    assert anonymize_key("abcdefghijklmnopqrstuvwxyz") == "***qrstuvwxyz"
-    assert anonymize_key("short") == "***short"
+    assert anonymize_key("abcdefghijklmnopqrstuvwxyz0123") == "***uvwxyz0123"
+    assert anonymize_key("abcdefghijklmnopqrstuvwxyz") == "***stuvwxyz"
+    assert anonymize_key("short") == "***t"
     assert anonymize_key("") == "UNKNOWN"
     assert anonymize_key(None) == "UNKNOWN"
 
@@ -62,7 +63,7 @@ def test_validate(caplog: pytest.LogCaptureFixture) -> None:
     assert info.value.status == 500
     assert info.value.message.startswith("Invalid contact: id")
     assert caplog.records[-1].getMessage() == f"[validate] {info.value.message}"
-    assert getattr(caplog.records[-1], "apiKey", None) == "***6789abcdef"
+    assert getattr(caplog.records[-1], "apiKey", None) == "***abcdef"
     assert "key-0123456789abcdef" not in caplog.text
 
 

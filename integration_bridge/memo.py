@@ -1,0 +1,76 @@
+"""`ByteBoundedLRU`: a memo whose memory is bounded in bytes, not entries.
+
+Memos keyed by caller input (request headers, phone numbers, rate-limit keys)
+must not grow with what a caller sends: an entry cap alone lets a few large
+inputs hold megabytes each. Every entry is charged its (estimated) size and
+the least recently used entries go once the budget is exceeded; an entry
+larger than the whole budget is never kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["ENTRY_OVERHEAD_BYTES", "ByteBoundedLRU"]
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+ENTRY_OVERHEAD_BYTES = 200
+"""What one entry costs beyond its key and value bytes (dict slot, tuple, objects)."""
+
+
+class ByteBoundedLRU(Generic[K, V]):
+    """A least-recently-used mapping whose entries together stay under ``max_bytes``.
+
+    Args:
+        max_bytes: the budget for all entries, each charged the size given to
+            `put` plus `ENTRY_OVERHEAD_BYTES`.
+    """
+
+    __slots__ = ("_entries", "_size", "max_bytes")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    @property
+    def size(self) -> int:
+        """Bytes charged for the entries held now."""
+        return self._size
+
+    def get(self, key: K) -> V | None:
+        """The value for ``key`` (marked as recently used), or None."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: K, value: V, size: int) -> None:
+        """Keep ``value`` under ``key``, charged ``size`` bytes; evicts the oldest to fit."""
+        cost = size + ENTRY_OVERHEAD_BYTES
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._size -= old[1]
+        if cost > self.max_bytes:
+            return
+        self._entries[key] = (value, cost)
+        self._size += cost
+        while self._size > self.max_bytes:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._size -= evicted
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        self._entries.clear()
+        self._size = 0
