@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp.test_utils import TestClient
 
 from examples.demo_bridge import DemoBridge
 from integration_bridge import Settings, create_app
+from integration_bridge.testing import oauth2_login
 from tests.conftest import USER_HEADERS
 
 
@@ -58,30 +57,16 @@ async def test_invalid_token(aiohttp_client: Any) -> None:
 
 async def test_oauth2_flow_against_the_fake_authorization_server(aiohttp_client: Any) -> None:
     client, _ = await demo(aiohttp_client)
-    response = await client.get("/oauth2/redirect")
-    redirect_url = (await response.json())["redirectUrl"]
-    nonce_cookie = response.cookies["oauth_nonce"].value
-    async with (
-        aiohttp.ClientSession() as browser,
-        browser.get(redirect_url, allow_redirects=False) as authorized,
-    ):
-        assert authorized.status == 302
-        location = urlsplit(authorized.headers["Location"])
-    assert location.path == "/oauth2/token"
-    response = await client.get(
-        f"/oauth2/token?{location.query}", headers={"Cookie": f"oauth_nonce={nonce_cookie}"}
-    )
-    assert response.status == 200
-    credentials = await response.json()
-    assert credentials["apiKey"].startswith("acc-")
+    login = await oauth2_login(client)
+    assert login.callback_path.startswith("/oauth2/token?")
+    assert login.status == 200
+    assert login.api_key.startswith("acc-")
     # The new key works against the CRM.
-    response = await client.get(
-        "/validate-token", headers={"x-provider-key": credentials["apiKey"]}
-    )
+    response = await client.get("/validate-token", headers={"x-provider-key": login.api_key})
     assert response.status == 200
     # Without the cookie the same kind of callback is refused as possible CSRF.
-    response = await client.get(f"/oauth2/token?{location.query}")
-    assert response.status == 500
+    forged = await oauth2_login(client, send_cookies=False)
+    assert forged.status == 500
 
 
 async def test_stream_goes_to_the_local_publisher(aiohttp_client: Any) -> None:
