@@ -1,4 +1,7 @@
-"""``python -m integration_bridge run MODULE:ATTR [--host H] [--port P] [--workers N]``."""
+"""``python -m integration_bridge run MODULE:ATTR [--host H] [--port P] [--workers N]``.
+
+``python -m integration_bridge openapi [-o FILE]`` writes the API's OpenAPI document.
+"""
 
 from __future__ import annotations
 
@@ -156,7 +159,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     run.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8080)")
     run.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document of the bridge API")
+    openapi.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
+
+    if args.command == "openapi":
+        from integration_bridge.openapi import write_openapi
+
+        write_openapi(args.output)
+        return 0
 
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)

@@ -7,6 +7,7 @@ from aiohttp import web
 from integration_bridge.appkeys import ADAPTER
 from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of
+from integration_bridge.openapi import Operation, Reply, documented
 from integration_bridge.responses import empty_response, json_response, text_response
 
 __all__ = ["routes"]
@@ -15,6 +16,14 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/health")
+@documented(
+    Operation(
+        summary="Liveness: the adapter's `get_health`, when it has one.",
+        config=False,
+        replies={200: Reply("Healthy: `OK`.", media="text")},
+        errors={500: "The adapter's health check raised."},
+    )
+)
 async def health(request: web.Request) -> web.Response:
     """200 ``OK``, after the adapter's `get_health` when it has one."""
     adapter = request.app[ADAPTER]
@@ -24,6 +33,16 @@ async def health(request: web.Request) -> web.Response:
 
 
 @routes.get("/validate-token")
+@documented(
+    Operation(
+        summary="Whether the provider key is valid.",
+        adapter_method="is_valid_token",
+        replies={
+            200: Reply("Valid: `OK`.", media="text"),
+            401: Reply("`Token is not valid`.", media="text"),
+        },
+    )
+)
 async def validate_token(request: web.Request) -> web.Response:
     """200 ``OK`` for a valid provider key, 401 otherwise."""
     if not await request.app[ADAPTER].is_valid_token(config_of(request)):
@@ -32,6 +51,14 @@ async def validate_token(request: web.Request) -> web.Response:
 
 
 @routes.get("/account/id")
+@documented(
+    Operation(
+        summary="The CRM account id.",
+        adapter_method="get_account_id",
+        replies={200: Reply("The account id as a JSON string.", "json", schema={"type": "string"})},
+        errors={500: "`AccountID not found`, or the bridge failed."},
+    )
+)
 async def account_id(request: web.Request) -> web.Response:
     """The CRM account id as a JSON string."""
     account = await request.app[ADAPTER].get_account_id(config_of(request))
@@ -41,6 +68,14 @@ async def account_id(request: web.Request) -> web.Response:
 
 
 @routes.post("/events/connected")
+@documented(
+    Operation(
+        summary="The user connected the integration.",
+        adapter_method="handle_connected_event",
+        tag="events",
+        replies={200: Reply("Done (empty body).")},
+    )
+)
 async def connected(request: web.Request) -> web.Response:
     """The user connected the integration."""
     await request.app[ADAPTER].handle_connected_event(config_of(request))
@@ -48,6 +83,14 @@ async def connected(request: web.Request) -> web.Response:
 
 
 @routes.post("/events/disconnected")
+@documented(
+    Operation(
+        summary="The user disconnected the integration.",
+        adapter_method="handle_disconnected_event",
+        tag="events",
+        replies={200: Reply("Done (empty body).")},
+    )
+)
 async def disconnected(request: web.Request) -> web.Response:
     """The user disconnected the integration."""
     await request.app[ADAPTER].handle_disconnected_event(config_of(request))

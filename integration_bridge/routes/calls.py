@@ -14,8 +14,10 @@ from integration_bridge.models import (
     CallEvent,
     CallEventWithIntegrationEntities,
     CallParticipantType,
+    IntegrationDefinedOptions,
     LoggedIntegrationEntity,
 )
+from integration_bridge.openapi import Operation, Reply, documented
 from integration_bridge.responses import (
     empty_response,
     json_response,
@@ -48,6 +50,19 @@ def _logged_entity(value: Any) -> dict[str, Any]:
 
 
 @routes.post("/events/calls")
+@documented(
+    Operation(
+        summary="Log a call (deprecated).",
+        adapter_method="handle_call_event",
+        tag="calls",
+        request=CallEvent,
+        replies={
+            200: Reply(
+                "The adapter's reference, or `Skipping call event` for a direct dial.", "text"
+            )
+        },
+    )
+)
 async def handle_call_event(request: web.Request) -> web.Response:
     """Log a call (deprecated route); answers the adapter's reference string."""
     adapter = request.app[ADAPTER]
@@ -60,6 +75,15 @@ async def handle_call_event(request: web.Request) -> web.Response:
 
 
 @routes.put("/events/calls/{id}")
+@documented(
+    Operation(
+        summary="Update a logged call (deprecated).",
+        adapter_method="update_call_event",
+        tag="calls",
+        request=CallEvent,
+        replies={200: Reply("Done (empty body).")},
+    )
+)
 async def update_call_event(request: web.Request) -> web.Response:
     """Update a logged call (deprecated route)."""
     adapter = request.app[ADAPTER]
@@ -70,6 +94,22 @@ async def update_call_event(request: web.Request) -> web.Response:
 
 
 @routes.put("/call-log")
+@documented(
+    Operation(
+        summary="Log a call to the given entities.",
+        adapter_method="create_or_update_call_log_for_entities",
+        tag="calls",
+        request=CallEventWithIntegrationEntities,
+        replies={
+            200: Reply(
+                "The entities logged to (`[]` for a direct dial).",
+                "json",
+                LoggedIntegrationEntity,
+                array=True,
+            )
+        },
+    )
+)
 async def call_log_for_entities(request: web.Request) -> web.Response:
     """Log a call to the given entities; answers the logged entities."""
     adapter = request.app[ADAPTER]
@@ -84,6 +124,22 @@ async def call_log_for_entities(request: web.Request) -> web.Response:
 
 
 @routes.put("/call-log/phoneNumber")
+@documented(
+    Operation(
+        summary="Log a call to whatever its remote number belongs to.",
+        adapter_method="create_call_log_for_phone_number",
+        tag="calls",
+        request=CallEvent,
+        replies={
+            200: Reply(
+                "The entity logged to; an empty body for none or a direct dial.",
+                "json",
+                LoggedIntegrationEntity,
+                may_be_empty=True,
+            )
+        },
+    )
+)
 async def call_log_for_phone_number(request: web.Request) -> web.Response:
     """Log a call to whatever its remote number belongs to."""
     adapter = request.app[ADAPTER]
@@ -98,6 +154,14 @@ async def call_log_for_phone_number(request: web.Request) -> web.Response:
 
 
 @routes.get("/call-log-metadata")
+@documented(
+    Operation(
+        summary="The call log options the CRM offers.",
+        adapter_method="get_call_log_metadata",
+        tag="calls",
+        replies={200: Reply("The options.", "json", IntegrationDefinedOptions)},
+    )
+)
 async def call_log_metadata(request: web.Request) -> web.Response:
     """The call log options the CRM offers."""
     return json_response(await request.app[ADAPTER].get_call_log_metadata(config_of(request)))

@@ -13,6 +13,8 @@ from integration_bridge.contacts import contact_to_dict, sanitize_contact, valid
 from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of
 from integration_bridge.models import ContactTemplate, ContactUpdate, IntegrationEntityType
+from integration_bridge.models.responses import SanitizedContact
+from integration_bridge.openapi import Operation, QueryParam, Reply, documented
 from integration_bridge.responses import (
     JSON_CONTENT_TYPE,
     accepts_gzip,
@@ -41,6 +43,22 @@ def _blob_response(request: web.Request, blob: Blob) -> web.Response:
 
 
 @routes.get("/contacts")
+@documented(
+    Operation(
+        summary="All contacts, from the cache when possible (stale-while-revalidate).",
+        adapter_method="get_contacts",
+        tag="contacts",
+        replies={
+            200: Reply(
+                "The sanitized contacts; `[]` with `X-Fetching-State: pending` while fetching.",
+                "json",
+                SanitizedContact,
+                array=True,
+                headers=("X-Fetching-State", "X-Provider-Key"),
+            )
+        },
+    )
+)
 async def get_contacts(request: web.Request) -> web.Response:
     """All contacts, from the cache when possible (``X-Fetching-State: pending`` if not yet)."""
     config = config_of(request)
@@ -61,6 +79,22 @@ async def get_contacts(request: web.Request) -> web.Response:
 
 
 @routes.get("/contacts/{id}")
+@documented(
+    Operation(
+        summary="One contact by id; sanitized, unknown fields passed through.",
+        adapter_method="get_contact",
+        tag="contacts",
+        query=(
+            QueryParam(
+                "type",
+                "The entity type; anything else → 400 `Missing contact type query parameter`.",
+                {"type": "string", "enum": sorted(_ENTITY_TYPES)},
+                required=True,
+            ),
+        ),
+        replies={200: Reply("The sanitized contact.", "json", SanitizedContact)},
+    )
+)
 async def get_contact(request: web.Request) -> web.Response:
     """One contact by id and ``?type=``; sanitized, unknown fields passed through."""
     config = config_of(request)
@@ -86,6 +120,22 @@ async def _returned_contact(value: Any, locale: str) -> dict[str, Any]:
 
 
 @routes.post("/contacts")
+@documented(
+    Operation(
+        summary="Create a contact; a cached list gets it appended.",
+        adapter_method="create_contact",
+        tag="contacts",
+        request=ContactTemplate,
+        replies={
+            200: Reply(
+                "The created contact, sanitized.",
+                "json",
+                SanitizedContact,
+                headers=("X-Provider-Key",),
+            )
+        },
+    )
+)
 async def create_contact(request: web.Request) -> web.Response:
     """Create a contact; the cached list (if any) gets it appended."""
     config = config_of(request)
@@ -99,6 +149,22 @@ async def create_contact(request: web.Request) -> web.Response:
 
 
 @routes.put("/contacts/{id}")
+@documented(
+    Operation(
+        summary="Update a contact (the path id wins); the cached entry is replaced.",
+        adapter_method="update_contact",
+        tag="contacts",
+        request=ContactUpdate,
+        replies={
+            200: Reply(
+                "The updated contact, sanitized.",
+                "json",
+                SanitizedContact,
+                headers=("X-Provider-Key",),
+            )
+        },
+    )
+)
 async def update_contact(request: web.Request) -> web.Response:
     """Update a contact; the cached entry with that id is replaced."""
     config = config_of(request)
@@ -115,6 +181,14 @@ async def update_contact(request: web.Request) -> web.Response:
 
 
 @routes.delete("/contacts/{id}")
+@documented(
+    Operation(
+        summary="Delete a contact; it is removed from the cached list.",
+        adapter_method="delete_contact",
+        tag="contacts",
+        replies={200: Reply("Deleted (empty body).", headers=("X-Provider-Key",))},
+    )
+)
 async def delete_contact(request: web.Request) -> web.Response:
     """Delete a contact; it is removed from the cached list."""
     config = config_of(request)

@@ -11,6 +11,8 @@ from integration_bridge.adapter import require
 from integration_bridge.appkeys import ADAPTER, SETTINGS
 from integration_bridge.errors import ServerError
 from integration_bridge.models import OAuth2Credentials
+from integration_bridge.models.responses import OAuth2RedirectUrl, OAuth2Token
+from integration_bridge.openapi import Operation, Reply, documented
 from integration_bridge.responses import JSON_CONTENT_TYPE, json_bytes
 from integration_bridge.validation import parse_as
 
@@ -41,6 +43,15 @@ def _credentials(value: object) -> OAuth2Credentials:
 
 
 @routes.get("/oauth2/redirect")
+@documented(
+    Operation(
+        summary="Where to send the user to log in to the CRM (may set a nonce cookie).",
+        adapter_method="get_oauth2_redirect_url",
+        config=False,
+        tag="oauth2",
+        replies={200: Reply("The CRM's authorize URL.", "json", OAuth2RedirectUrl)},
+    )
+)
 async def redirect_url(request: web.Request) -> web.Response:
     """``{"redirectUrl": ...}``; the adapter may set a nonce cookie on the answer."""
     adapter = request.app[ADAPTER]
@@ -53,6 +64,22 @@ async def redirect_url(request: web.Request) -> web.Response:
 
 
 @routes.get("/oauth2/callback")
+@documented(
+    Operation(
+        summary="The CRM's redirect after login: on to `OAUTH2_REDIRECT_URL`.",
+        adapter_method="handle_oauth2_callback",
+        config=False,
+        tag="oauth2",
+        replies={
+            302: Reply(
+                "To `OAUTH2_REDIRECT_URL?name=...&key=...&url=...`, or without the query when "
+                "the login failed.",
+                headers=("Location",),
+            )
+        },
+        errors={500: "`OAuth2 Redirect URL not configured!`, or the bridge failed."},
+    )
+)
 async def callback(request: web.Request) -> web.Response:
     """302 to ``OAUTH2_REDIRECT_URL`` with the credentials, or without them on failure."""
     adapter = request.app[ADAPTER]
@@ -73,6 +100,19 @@ async def callback(request: web.Request) -> web.Response:
 
 
 @routes.get("/oauth2/token")
+@documented(
+    Operation(
+        summary="The login's provider key and API URL as JSON.",
+        adapter_method="handle_oauth2_callback",
+        config=False,
+        tag="oauth2",
+        replies={200: Reply("The credentials.", "json", OAuth2Token)},
+        errors={
+            401: "The login failed: missing, forged or expired state or nonce cookie.",
+            403: "The CRM refused the login.",
+        },
+    )
+)
 async def token(request: web.Request) -> web.Response:
     """``{"apiKey": ..., "apiUrl": ...}`` from the adapter's callback handling."""
     adapter = request.app[ADAPTER]

@@ -8,12 +8,33 @@ from integration_bridge.adapter import require
 from integration_bridge.appkeys import ADAPTER, STREAMER
 from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of
+from integration_bridge.models.responses import StreamStarted
+from integration_bridge.openapi import Operation, Reply, documented
 from integration_bridge.responses import json_response
 from integration_bridge.routes.common import attach_provider_key
 
 __all__ = ["stream_contacts_handler"]
 
 
+@documented(
+    Operation(
+        summary="Stream all contacts to Pub/Sub in batches; answers at once.",
+        adapter_method="stream_contacts",
+        tag="contacts",
+        replies={
+            200: Reply(
+                "The stream's timestamp (also for a stream of this user already running).",
+                "json",
+                StreamStarted,
+                headers=("X-Provider-Key",),
+            ),
+            429: Reply(
+                "`STREAM_MAX_CONCURRENT` streams are running.", "text", headers=("Retry-After",)
+            ),
+        },
+        errors={400: "`Missing user ID` (no `x-user-id`), or bad headers."},
+    )
+)
 async def stream_contacts_handler(request: web.Request) -> web.Response:
     """Start streaming the caller's contacts to Pub/Sub; answers ``{"timestamp": ms}`` at once."""
     require(request.app[ADAPTER], "stream_contacts")

@@ -9,6 +9,7 @@ from aiohttp import web
 from integration_bridge.adapter import require
 from integration_bridge.appkeys import ADAPTER, PUBLISHER, SETTINGS
 from integration_bridge.models import IntegrationsEvent
+from integration_bridge.openapi import Operation, Reply, documented
 from integration_bridge.pubsub.events import publish_integration_events
 from integration_bridge.responses import text_response
 from integration_bridge.validation import parse_as
@@ -22,6 +23,24 @@ def _event(value: Any) -> dict[str, Any]:
     ).to_wire()
 
 
+@documented(
+    Operation(
+        summary="A CRM webhook: verified, turned into events, published to Pub/Sub.",
+        adapter_method="handle_webhook",
+        config=False,
+        raw_body=True,
+        tag="webhooks",
+        replies={
+            200: Reply("All events published: `OK`.", "text"),
+            403: Reply("`Webhook verification failed`.", "text"),
+            503: Reply(
+                "`Publishing integration events failed` (the CRM should deliver it again).",
+                "text",
+            ),
+        },
+        errors={400: "A body the adapter cannot read (malformed JSON, wrong shape)."},
+    )
+)
 async def webhook_handler(request: web.Request) -> web.Response:
     """Verify a CRM webhook, turn it into events and publish them; 200 ``OK``."""
     adapter = request.app[ADAPTER]
