@@ -24,8 +24,8 @@ from integration_bridge.cache.token import token_cache_context
 from integration_bridge.contacts import prepare_contacts
 from integration_bridge.middlewares import cors_middleware, request_middleware
 from integration_bridge.models import Config
-from integration_bridge.protocol import protocol_handler_args
 from integration_bridge.openapi import install as install_openapi
+from integration_bridge.protocol import protocol_handler_args
 from integration_bridge.pubsub import pubsub_context
 from integration_bridge.pubsub.factory import check_pubsub_settings
 from integration_bridge.routes import basic, calls, contacts, entities, oauth
