@@ -39,11 +39,14 @@ from integration_bridge import (
     RateLimiter,
     ServerError,
     Task,
+    build_url,
     iterate_pages,
     request_with_retry,
     retry_on_status,
     throw_and_delegate_error,
 )
+
+_CONTACTS = ("api", "contacts")
 
 
 class DemoBridge(Adapter):
@@ -95,15 +98,16 @@ class DemoBridge(Adapter):
     # -- HTTP plumbing --------------------------------------------------------------
 
     async def _call(
-        self, config: Config, method: str, path: str, source: str, **kwargs: Any
+        self, config: Config, method: str, path: tuple[str, ...], source: str, **kwargs: Any
     ) -> Any:
+        """One CRM request; ``path`` segments (ids included) are quoted one by one."""
         assert self._session is not None, "startup() has not run"
         headers = {"Authorization": f"Bearer {config.api_key}"}
         try:
             response = await request_with_retry(
                 self._session,
                 method,
-                f"{self.crm_url}{path}",
+                build_url(self.crm_url, *path),
                 decide=self._retry,
                 limiter=self._limiter,  # retries wait their turn too
                 limit_key=config.api_key,
@@ -118,7 +122,7 @@ class DemoBridge(Adapter):
         async def fetch(page: int) -> dict[str, Any]:
             params = {"page": page, "pageSize": self.page_size}
             result: dict[str, Any] = await self._call(
-                config, "GET", "/api/contacts", "getContacts", params=params
+                config, "GET", _CONTACTS, "getContacts", params=params
             )
             return result
 
@@ -130,7 +134,7 @@ class DemoBridge(Adapter):
     async def is_valid_token(self, config: Config) -> bool:
         """A token is valid when the CRM answers a one-contact page."""
         try:
-            await self._call(config, "GET", "/api/contacts", "isValidToken", params={"pageSize": 1})
+            await self._call(config, "GET", _CONTACTS, "isValidToken", params={"pageSize": 1})
         except ServerError:
             return False
         return True
@@ -152,15 +156,13 @@ class DemoBridge(Adapter):
         self, config: Config, id: str, type: IntegrationEntityType
     ) -> dict[str, Any]:
         """One contact (404 is delegated to the front end)."""
-        result: dict[str, Any] = await self._call(
-            config, "GET", f"/api/contacts/{id}", "getContact"
-        )
+        result: dict[str, Any] = await self._call(config, "GET", (*_CONTACTS, id), "getContact")
         return result
 
     async def create_contact(self, config: Config, contact: ContactTemplate) -> dict[str, Any]:
         """Create a contact in the CRM."""
         result: dict[str, Any] = await self._call(
-            config, "POST", "/api/contacts", "createContact", json=contact.to_wire()
+            config, "POST", _CONTACTS, "createContact", json=contact.to_wire()
         )
         return result
 
@@ -169,13 +171,13 @@ class DemoBridge(Adapter):
     ) -> dict[str, Any]:
         """Update a contact in the CRM."""
         result: dict[str, Any] = await self._call(
-            config, "PUT", f"/api/contacts/{id}", "updateContact", json=contact.to_wire()
+            config, "PUT", (*_CONTACTS, id), "updateContact", json=contact.to_wire()
         )
         return result
 
     async def delete_contact(self, config: Config, id: str) -> None:
         """Delete a contact in the CRM."""
-        await self._call(config, "DELETE", f"/api/contacts/{id}", "deleteContact")
+        await self._call(config, "DELETE", (*_CONTACTS, id), "deleteContact")
 
     async def get_entity(
         self, config: Config, id: str, type: IntegrationEntityType

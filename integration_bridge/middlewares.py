@@ -3,7 +3,8 @@
 `request_middleware` does, around every handler and in this order: put the
 request's headers (user id, provider key) in the log context and its app in
 `runtime`; time the request (``Server-Timing`` header and one log line); refuse
-``x-*`` headers that are not clean UTF-8 text (400 before any handler runs);
+``x-*`` headers that are not clean UTF-8 text and path ids (``{id}``,
+``{type}``) that could change a CRM URL (400 before any handler runs);
 turn every exception into an answer (the one place where that happens);
 compress large answers for clients that accept gzip. The per-request `Config`
 is built from the ``x-*`` headers on first use (`config_of`), through a memo
@@ -25,6 +26,7 @@ from integration_bridge.logging import log_request, request_headers_var
 from integration_bridge.memo import ByteBoundedLRU
 from integration_bridge.models import Config
 from integration_bridge.responses import accepts_gzip
+from integration_bridge.validation import PATH_ID_PARAMS, is_valid_path_id
 
 __all__ = ["CONFIG_MEMO_MAX_BYTES", "config_of", "cors_middleware", "request_middleware"]
 
@@ -127,6 +129,11 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
             if problem is not None:
                 # Nothing of such a request runs: its user id or key would be garbage.
                 raise ServerError(400, f"Invalid x-* header: {problem}")
+            match_info = request.match_info
+            for name in PATH_ID_PARAMS:
+                value = match_info.get(name)
+                if value is not None and not is_valid_path_id(value):
+                    raise ServerError(400, "Invalid id")
             response = await handler(request)
         except web.HTTPException as http_error:
             if http_error.status < 400:

@@ -1,14 +1,32 @@
-"""Turning pydantic validation errors into short, clear messages."""
+"""Turning pydantic validation errors into short, clear messages; path id rules."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from integration_bridge.errors import ServerError
 
-__all__ = ["describe_validation_error", "parse_as"]
+__all__ = ["PATH_ID_PARAMS", "describe_validation_error", "is_valid_path_id", "parse_as"]
+
+PATH_ID_PARAMS = ("id", "type")
+"""Route parameters that are checked with `is_valid_path_id` before any handler runs."""
+
+# Separators of a path or URL, and control characters (C0, DEL, C1).
+_ID_FORBIDDEN = re.compile(r"[/\\?#\x00-\x1f\x7f-\x9f]")
+
+
+def is_valid_path_id(value: str) -> bool:
+    """Whether a decoded path id is safe to hand to an adapter (SPEC 3.5).
+
+    Not empty, not ``.`` or ``..``, and without ``/``, ``\\``, ``?``, ``#`` or a
+    control character: an id can then never change the path or the query of a
+    CRM URL built from it, however the bridge builds that URL.
+    """
+    return value not in ("", ".", "..") and _ID_FORBIDDEN.search(value) is None
+
 
 M = TypeVar("M", bound=BaseModel)
 

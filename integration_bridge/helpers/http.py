@@ -9,6 +9,8 @@
   wait instead of failing.
 * `HttpError`: a failed response with its body, which
   `throw_and_delegate_error` turns into the right answer.
+* `build_url`: a CRM URL from a base and path segments, each segment quoted,
+  so that an id can never change the path or the query.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -36,6 +39,7 @@ __all__ = [
     "RateLimiter",
     "RetryDecider",
     "RetryDecision",
+    "build_url",
     "iterate_pages",
     "paginate",
     "request_with_retry",
@@ -63,6 +67,51 @@ RetryDecider = Callable[[BaseException, int], RetryDecision | Awaitable[RetryDec
 """Gets the error and how many retries were made so far; answers a `RetryDecision`."""
 
 NO_RETRY = RetryDecision(False)
+
+MAX_REDIRECTS = 10
+"""Redirects `request_with_retry` follows for one attempt."""
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def build_url(base: str | URL, *segments: object, params: Mapping[str, Any] | None = None) -> URL:
+    """``base`` with each of ``segments`` appended as one quoted path segment.
+
+    ``build_url("https://crm.example/api", "contacts", contact_id)`` gives
+    ``https://crm.example/api/contacts/<id>`` where every character of the id
+    that could change the path or the query (``/``, ``?``, ``#``, ``%`` ...)
+    is percent-encoded. Pass the result to aiohttp (or `request_with_retry`)
+    as it is: it is already encoded.
+
+    Args:
+        base: the CRM's base URL; its own path is kept, its query dropped.
+        segments: path segments (ids, names); each is ``str()``-ed and quoted.
+        params: the query, encoded by yarl.
+
+    Returns:
+        The URL (encoded).
+
+    Raises:
+        ValueError: a segment is empty, ``.`` or ``..`` (it would not name a
+            resource but move within the path).
+    """
+    url = URL(base) if isinstance(base, str) else base
+    quoted = []
+    for segment in segments:
+        text = str(segment)
+        if text in ("", ".", ".."):
+            raise ValueError(f"not a path segment: {text!r}")
+        quoted.append(quote(text, safe=""))
+    path = url.raw_path.rstrip("/")
+    built = url.with_query(None).with_fragment(None)
+    if quoted:
+        built = URL.build(
+            scheme=built.scheme,
+            authority=built.raw_authority,
+            path=f"{path}/{'/'.join(quoted)}",
+            encoded=True,
+        )
+    return built.with_query(params) if params else built
 
 
 def _safe_url(url: str | URL) -> URL:
@@ -180,12 +229,13 @@ async def _decide(decider: RetryDecider, error: BaseException, retries: int) -> 
 async def request_with_retry(
     session: aiohttp.ClientSession,
     method: str,
-    url: str,
+    url: str | URL,
     *,
     decide: RetryDecider | None = None,
     retry_header: str | None = RETRY_COUNT_HEADER,
     limiter: RateLimiter | None = None,
     limit_key: str = "",
+    allow_redirects_to_other_hosts: bool = False,
     **kwargs: Any,
 ) -> HttpResponse:
     """Send a request, retrying while ``decide`` says so.
@@ -203,6 +253,13 @@ async def request_with_retry(
         limiter: when given, every attempt (retries too) waits for its turn
             under ``limit_key``.
         limit_key: the rate limit key, e.g. the user's provider key.
+        allow_redirects_to_other_hosts: follow redirects to another scheme,
+            host or port too. By default only redirects within the origin of
+            ``url`` are followed; one elsewhere raises an `HttpError` with the
+            redirect status, and the other host is never contacted (a
+            redirect must not carry the user's credentials, or a request an
+            attacker shaped, to a third host). ``allow_redirects=False`` in
+            ``kwargs`` follows none.
         **kwargs: passed to ``session.request`` (``json``, ``data``, ``params``,
             ``headers``, ``timeout`` ...).
 
@@ -216,6 +273,7 @@ async def request_with_retry(
     """
     decider = decide or retry_on_status()
     headers = dict(kwargs.pop("headers", None) or {})
+    follow = bool(kwargs.pop("allow_redirects", True))
     retries = 0
     while True:
         if retry_header:
@@ -223,17 +281,15 @@ async def request_with_retry(
         if limiter is not None:
             await limiter.wait(limit_key)
         try:
-            async with session.request(method, url, headers=headers, **kwargs) as response:
-                body = await response.read()
-                if response.status >= 400:
-                    raise HttpError(
-                        method,
-                        url,
-                        response.status,
-                        body.decode("utf-8", "replace"),
-                        CIMultiDict(response.headers),
-                    )
-                return HttpResponse(response.status, CIMultiDict(response.headers), body)
+            return await _send(
+                session,
+                method,
+                url,
+                headers,
+                kwargs,
+                follow=follow,
+                other_hosts=allow_redirects_to_other_hosts,
+            )
         except (aiohttp.ClientError, TimeoutError) as error:
             decision = await _decide(decider, error, retries)
             where = f"{method} {_safe_url(url)}"
@@ -256,6 +312,55 @@ async def request_with_retry(
         retries += 1
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)
+
+
+async def _send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str | URL,
+    headers: dict[str, str],
+    kwargs: dict[str, Any],
+    *,
+    follow: bool,
+    other_hosts: bool,
+) -> HttpResponse:
+    """One attempt; redirects followed by hand so that another host is never reached."""
+    current = URL(url) if isinstance(url, str) else url
+    origin = current.origin() if current.is_absolute() else None
+    options = dict(kwargs)
+    for _ in range(MAX_REDIRECTS + 1):
+        async with session.request(
+            method, current, headers=headers, allow_redirects=follow and other_hosts, **options
+        ) as response:
+            body = await response.read()
+            location = response.headers.get("Location")
+            if follow and not other_hosts and response.status in _REDIRECT_STATUSES and location:
+                target = current.join(URL(location))
+                if not target.is_absolute() or target.origin() != origin:
+                    raise HttpError(
+                        method,
+                        str(url),
+                        response.status,
+                        "Redirect to another host refused",
+                        CIMultiDict(response.headers),
+                    )
+                if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                    method = "GET"  # what browsers and aiohttp do; the body is not sent again
+                    options = {k: v for k, v in options.items() if k not in ("json", "data")}
+                current = target
+                continue
+            if response.status >= 400:
+                raise HttpError(
+                    method,
+                    str(url),
+                    response.status,
+                    body.decode("utf-8", "replace"),
+                    CIMultiDict(response.headers),
+                )
+            return HttpResponse(response.status, CIMultiDict(response.headers), body)
+    raise HttpError(
+        method, str(url), response.status, f"More than {MAX_REDIRECTS} redirects", CIMultiDict()
+    )
 
 
 async def iterate_pages(

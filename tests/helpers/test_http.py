@@ -16,6 +16,7 @@ from integration_bridge.helpers import (
     HttpError,
     RateLimiter,
     RetryDecision,
+    build_url,
     iterate_pages,
     paginate,
     request_with_retry,
@@ -271,3 +272,117 @@ async def test_rate_limiter_keeps_the_most_recent_keys_only() -> None:
     await asyncio.wait_for(limiter.wait("a"), 0.5)  # a fresh budget, no 60 s wait
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(limiter.wait("c"), 0.05)  # "c" still has to wait
+
+
+@pytest.mark.parametrize(
+    ("segments", "path"),
+    [
+        (("contacts", "c6"), "/api/contacts/c6"),
+        (("contacts", "c6?x=1"), "/api/contacts/c6%3Fx%3D1"),
+        (("contacts", "../../oauth/authorize"), "/api/contacts/..%2F..%2Foauth%2Fauthorize"),
+        (("contacts", "a#b", "a%2Fb"), "/api/contacts/a%23b/a%252Fb"),
+        (("contacts", "a\\b c", 42), "/api/contacts/a%5Cb%20c/42"),
+        (("über",), "/api/%C3%BCber"),
+    ],
+)
+def test_build_url_quotes_every_segment(segments: tuple[object, ...], path: str) -> None:
+    url = build_url("https://crm.example.com/api/?ignored=1", *segments)
+    assert str(url) == f"https://crm.example.com{path}"
+    assert url.raw_path == path
+    assert url.query_string == ""
+    assert url.host == "crm.example.com"
+
+
+def test_build_url_query_and_refused_segments() -> None:
+    url = build_url("http://127.0.0.1:8080", "contacts", params={"page": 2, "q": "a&b"})
+    assert str(url) == "http://127.0.0.1:8080/contacts?page=2&q=a%26b"
+    for bad in ("", ".", ".."):
+        with pytest.raises(ValueError):
+            build_url("https://crm.example.com", "contacts", bad)
+
+
+async def test_build_url_reaches_exactly_that_resource(aiohttp_server: Any) -> None:
+    seen: list[str] = []
+
+    async def contact(request: web.Request) -> web.Response:
+        seen.append(request.match_info["id"])
+        return web.json_response({"query": dict(request.query)})
+
+    app = web.Application()
+    app.router.add_get("/api/contacts/{id}", contact)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as session:
+        response = await request_with_retry(
+            session, "GET", build_url(server.make_url("/api"), "contacts", "c6?x=1#y")
+        )
+    assert seen == ["c6?x=1#y"]
+    assert response.json() == {"query": {}}
+
+
+class Redirector:
+    """``/go`` redirects to ``target``; every request is recorded."""
+
+    def __init__(self) -> None:
+        self.target = ""
+        self.hits: list[tuple[str, str]] = []
+
+    def app(self) -> web.Application:
+        async def go(request: web.Request) -> web.Response:
+            self.hits.append((request.method, request.path))
+            raise web.HTTPFound(self.target)
+
+        async def landing(request: web.Request) -> web.Response:
+            self.hits.append((request.method, request.path))
+            return web.json_response({"landed": request.headers.get("Authorization")})
+
+        app = web.Application()
+        app.router.add_route("*", "/go", go)
+        app.router.add_route("*", "/landing", landing)
+        return app
+
+
+async def test_redirect_to_another_host_is_refused(aiohttp_server: Any) -> None:
+    crm, third = Redirector(), Redirector()
+    crm_server = await aiohttp_server(crm.app())
+    third_server = await aiohttp_server(third.app())
+    crm.target = str(third_server.make_url("/landing"))
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(HttpError) as info:
+            await request_with_retry(
+                session,
+                "GET",
+                crm_server.make_url("/go"),
+                headers={"Authorization": "Bearer secret"},
+            )
+        assert info.value.status == 302
+        assert third.hits == []
+        assert crm.hits == [("GET", "/go")]  # a refused redirect is not retried
+        # Opted in, the redirect is followed (aiohttp drops the Authorization header).
+        response = await request_with_retry(
+            session,
+            "GET",
+            crm_server.make_url("/go"),
+            headers={"Authorization": "Bearer secret"},
+            allow_redirects_to_other_hosts=True,
+        )
+    assert response.json() == {"landed": None}
+    assert third.hits == [("GET", "/landing")]
+
+
+async def test_redirects_within_the_host_are_followed(aiohttp_server: Any) -> None:
+    crm = Redirector()
+    server = await aiohttp_server(crm.app())
+    crm.target = "/landing"
+    async with aiohttp.ClientSession() as session:
+        response = await request_with_retry(
+            session, "POST", server.make_url("/go"), json={"a": 1}, headers={"Authorization": "t"}
+        )
+        assert response.json() == {"landed": "t"}
+        assert crm.hits == [("POST", "/go"), ("GET", "/landing")]
+        crm.target = "/go"  # a loop
+        with pytest.raises(HttpError):
+            await request_with_retry(session, "GET", server.make_url("/go"))
+        none = await request_with_retry(
+            session, "GET", server.make_url("/go"), allow_redirects=False
+        )
+        assert none.status == 302
