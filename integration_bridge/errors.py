@@ -163,10 +163,21 @@ def throw_and_delegate_error(
 
     message = _error_message(error)
     status = error_status(error)
-    extra: dict[str, Any] = {"apiKey": anonymize_key(api_key), "status": status}
+    extra: dict[str, Any] = {"status": status}
+    if api_key:
+        extra["apiKey"] = anonymize_key(api_key)
     if data is not None:
         extra["data"] = data
-    _log.error("[%s] %s: %s", source, log_message or "Error in bridge call", message, extra=extra)
+    # With its traceback (as ``stack``), as the original logs the error's stack.
+    exc_info = (type(error), error, error.__traceback__)
+    _log.error(
+        "[%s] %s: %s",
+        source,
+        log_message or "Error in bridge call",
+        message,
+        extra=extra,
+        exc_info=exc_info,
+    )
     if status is None:
         raise ServerError(500, f"An internal error occurred: {log_message or message}") from error
     delegated = _DELEGATED.get(status)
@@ -176,7 +187,7 @@ def throw_and_delegate_error(
             source,
             DELEGATE_TO_FRONTEND_CODE,
             delegated.value,
-            extra={"apiKey": anonymize_key(api_key)},
+            extra={"apiKey": anonymize_key(api_key)} if api_key else None,
         )
         raise DelegateToFrontendError(delegated) from error
     raise ServerError(status, f"{source} ({message})") from error

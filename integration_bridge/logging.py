@@ -1,8 +1,12 @@
 """Structured log lines: one JSON object per line, with the request's user id.
 
-Every record gets ``userId`` (from the request context) and ``apiKey`` (the
-anonymized provider key, see `anonymize_key`). A full key or token is never
-formatted into a line by the framework.
+Every record gets ``severity`` (as Google Cloud Logging reads it), ``userId``
+(from the request context) and ``apiKey`` (the anonymized provider key, see
+`anonymize_key`; omitted when the request has none). A full key or
+token is never formatted into a line by the framework. Warnings and errors go
+to stderr, the rest to stdout. With tracing on, lines written inside a traced
+request carry Cloud Logging's ``logging.googleapis.com/trace``, ``spanId`` and
+``trace_sampled`` fields (`set_trace_fields`).
 
 No writer here ever raises for what a line holds: text that cannot be encoded
 (lone surrogates from undecodable request bytes) is written as backslash
@@ -22,7 +26,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import IO, Any
 
@@ -36,6 +40,7 @@ __all__ = [
     "escape_text",
     "log_request",
     "request_headers_var",
+    "set_trace_fields",
 ]
 
 request_headers_var: ContextVar[Mapping[str, str] | None] = ContextVar(
@@ -54,12 +59,24 @@ _STANDARD_ATTRS = frozenset(
 # handler formatting them later (a queue, a test's capture) still knows whose
 # request it was.
 _CONTEXT_ATTR = "_ib_headers"
+_TRACE_ATTR = "_ib_trace"
 _previous_factory = logging.getLogRecordFactory()
+
+TraceFields = Callable[[], dict[str, Any] | None]
+_trace_fields: TraceFields | None = None
+
+
+def set_trace_fields(fields: TraceFields | None) -> None:
+    """Install (tracing on) or remove the source of a line's trace correlation fields."""
+    global _trace_fields
+    _trace_fields = fields
 
 
 def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _previous_factory(*args, **kwargs)
     setattr(record, _CONTEXT_ATTR, request_headers_var.get())
+    if _trace_fields is not None:
+        setattr(record, _TRACE_ATTR, _trace_fields())
     return record
 
 
@@ -150,10 +167,9 @@ def _context_fields(headers: Mapping[str, str] | None, entry: dict[str, Any]) ->
         user_id = headers.get("x-user-id")
         if user_id and "userId" not in entry:
             entry["userId"] = user_id
-        if "apiKey" not in entry:
-            entry["apiKey"] = anonymize_key(headers.get("x-provider-key"))
-    elif "apiKey" not in entry:
-        entry["apiKey"] = "UNKNOWN"
+        api_key = headers.get("x-provider-key")
+        if api_key and "apiKey" not in entry:
+            entry["apiKey"] = anonymize_key(api_key)
 
 
 class JsonFormatter(logging.Formatter):
@@ -163,6 +179,7 @@ class JsonFormatter(logging.Formatter):
         """Render one record as a JSON line."""
         entry: dict[str, Any] = {
             "time": int(record.created * 1000),
+            "severity": record.levelname,
             "level": record.levelname.lower(),
             "message": _message_of(record),
             "logger": record.name,
@@ -171,6 +188,9 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
         _context_fields(getattr(record, _CONTEXT_ATTR, None), entry)
+        trace = getattr(record, _TRACE_ATTR, None)
+        if trace:
+            entry.update(trace)
         if record.exc_info:
             entry["stack"] = self.formatException(record.exc_info)
         return _json_line(entry).decode()
@@ -227,6 +247,7 @@ class RequestLogWriter:
         else:
             entry: dict[str, Any] = {
                 "time": int(time.time() * 1000),
+                "severity": "INFO",
                 "level": "info",
                 "message": message,
                 "logger": _REQUEST_LOGGER,
@@ -234,6 +255,8 @@ class RequestLogWriter:
                 "durationMs": round(duration_ms, 1),
             }
             _context_fields(headers, entry)
+            if _trace_fields is not None:
+                entry.update(_trace_fields() or ())
             data = _json_line(entry, orjson.OPT_APPEND_NEWLINE)
         self._lines.append(data)
         self._size += len(data)
@@ -286,14 +309,20 @@ def log_request(
 
 
 def configure_logging(level: str = "INFO", *, plain: bool = False) -> None:
-    """Send the root logger to stdout, as JSON lines or (``plain``) readable text."""
+    """Send the root logger's lines, as JSON or (``plain``) readable text, to stdout
+    (below WARNING) and stderr (warnings and errors)."""
     global _writer
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_PlainFormatter() if plain else JsonFormatter())
+    formatter = _PlainFormatter() if plain else JsonFormatter()
+    out = logging.StreamHandler(sys.stdout)
+    out.addFilter(lambda record: record.levelno < logging.WARNING)
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.WARNING)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    for handler in (out, err):
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
     root.setLevel(level.upper())
     # aiohttp's access log would duplicate our request line.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

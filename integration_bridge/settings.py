@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     metrics_enabled: bool = False
     backend_tracing_enabled: bool = False
     backend_tracing_api_key: SecretStr | None = None
+    otel_traces_exporter: Literal["otlp", "console", "none"] | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
     node_env: str | None = None
 
     def __init__(self, **values: Any) -> None:
@@ -149,6 +152,24 @@ class Settings(BaseSettings):
             values["log_plain"] = True
         return cls(**values)
 
+    @property
+    def tracing_enabled(self) -> bool:
+        """Tracing is on: the original's switches, or an OTLP exporter or endpoint configured."""
+        if self.backend_tracing_enabled or self.backend_tracing_api_key:
+            return True
+        if self.otel_traces_exporter is not None:
+            return self.otel_traces_exporter != "none"
+        return self.traces_endpoint is not None
+
+    @property
+    def traces_endpoint(self) -> str | None:
+        """The OTLP/HTTP traces URL from the standard variables (the signal's own wins)."""
+        if self.otel_exporter_otlp_traces_endpoint:
+            return self.otel_exporter_otlp_traces_endpoint.strip()
+        if self.otel_exporter_otlp_endpoint:
+            return self.otel_exporter_otlp_endpoint.strip().rstrip("/") + "/v1/traces"
+        return None
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed, checked like the original."""
         return type(self)(**{**self.__dict__, **changes})
@@ -169,7 +190,7 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("pubsub_backend", mode="before")
+    @field_validator("pubsub_backend", "otel_traces_exporter", mode="before")
     @classmethod
     def _lower_backend(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

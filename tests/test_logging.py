@@ -1,16 +1,24 @@
-"""Log writers never raise, escape what they cannot encode, and never show whole keys."""
+"""Log lines: writers never raise, escape what they cannot encode, never show whole keys;
+severity, streams and tracebacks as Google Cloud Logging reads them."""
 
 from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import orjson
 import pytest
 
-from integration_bridge import Adapter, Config, anonymize_key
-from integration_bridge.logging import JsonFormatter, RequestLogWriter, _PlainFormatter
+from integration_bridge import Adapter, Config, anonymize_key, throw_and_delegate_error
+from integration_bridge.logging import (
+    JsonFormatter,
+    RequestLogWriter,
+    _PlainFormatter,
+    request_headers_var,
+)
 from tests.conftest import ClientFactory, send_raw
 
 
@@ -109,3 +117,83 @@ def test_anonymize_key_never_shows_the_refresh_half() -> None:
 class Counting(Adapter):
     async def get_account_id(self, config: Config) -> str:
         return "a"
+
+
+def _line(record: logging.LogRecord) -> dict[str, object]:
+    loaded: dict[str, object] = orjson.loads(JsonFormatter().format(record))
+    return loaded
+
+
+def test_warnings_and_errors_go_to_stderr_the_rest_to_stdout() -> None:
+    code = """
+import logging
+from integration_bridge.logging import configure_logging, log_request
+configure_logging("DEBUG")
+log = logging.getLogger("bridge")
+log.debug("a debug line")
+log.info("an info line")
+log.warning("a warning line")
+log.error("an error line")
+log.critical("a critical line")
+log_request("GET", "/contacts", 200, 1.5, {"x-user-id": "u"})
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    out = [orjson.loads(line) for line in result.stdout.splitlines()]
+    err = [orjson.loads(line) for line in result.stderr.splitlines()]
+    assert [(line["severity"], line["message"]) for line in out if line["logger"] == "bridge"] == [
+        ("DEBUG", "a debug line"),
+        ("INFO", "an info line"),
+    ]
+    assert [(line["severity"], line["message"]) for line in err] == [
+        ("WARNING", "a warning line"),
+        ("ERROR", "an error line"),
+        ("CRITICAL", "a critical line"),
+    ]
+    request = [line for line in out if line["logger"] == "integration_bridge.http"]
+    assert request[0]["severity"] == "INFO" and request[0]["userId"] == "u"
+    assert "apiKey" not in request[0]
+
+
+def test_api_key_is_anonymized_when_present_and_omitted_when_absent() -> None:
+    log = logging.getLogger("tests.logging")
+    token = request_headers_var.set({"x-user-id": "u1", "x-provider-key": "secret-0123456789"})
+    try:
+        with_key = _line(log.makeRecord(log.name, logging.INFO, "f", 1, "hello", (), None))
+    finally:
+        request_headers_var.reset(token)
+    token = request_headers_var.set({"x-user-id": "u1"})
+    try:
+        without_key = _line(log.makeRecord(log.name, logging.INFO, "f", 1, "hello", (), None))
+    finally:
+        request_headers_var.reset(token)
+    outside = _line(log.makeRecord(log.name, logging.INFO, "f", 1, "hello", (), None))
+    assert with_key["apiKey"] == anonymize_key("secret-0123456789")
+    assert "apiKey" not in without_key and without_key["userId"] == "u1"
+    assert "apiKey" not in outside and "userId" not in outside
+    assert with_key["severity"] == "INFO"
+
+
+class CrmFailure(Exception):
+    status = 500
+
+
+def _crm_call() -> None:
+    raise CrmFailure("the CRM broke")
+
+
+def test_throw_and_delegate_error_logs_the_underlying_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    try:
+        _crm_call()
+    except CrmFailure as error:
+        with caplog.at_level(logging.ERROR), pytest.raises(Exception, match="getContacts"):
+            throw_and_delegate_error(error, "getContacts", None)
+    (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    line = _line(record)
+    assert line["severity"] == "ERROR"
+    assert "apiKey" not in line
+    stack = str(line["stack"])
+    assert "_crm_call" in stack and "CrmFailure: the CRM broke" in stack

@@ -48,13 +48,19 @@ def _now_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class CachedContacts:
-    """What GET /contacts answers: the list (None while pending) and whether it is pending."""
+    """What GET /contacts answers: the list (None while pending) and whether it is pending.
+
+    ``outcome`` says how it was decided (for traces and metrics): ``fresh`` (cached and
+    current), ``stale`` (cached, a refresh runs), ``miss`` (fetched for this request) or
+    ``pending`` (not ready within the fetch timeout, or another process fetches).
+    """
 
     blob: Blob | None
     pending: bool = False
+    outcome: str = "fresh"
 
 
-_PENDING = CachedContacts(None, pending=True)
+_PENDING = CachedContacts(None, pending=True, outcome="pending")
 
 
 class ContactCache:
@@ -114,7 +120,7 @@ class ContactCache:
         state = _decode_state(state_blob)
         if state is not None and state.get("state") == "FETCHING":
             if cached is not None and not _is_empty_list(cached):
-                return CachedContacts(cached)
+                return CachedContacts(cached, outcome="stale")
             inflight = self._inflight.get(key)
             if inflight is None:
                 return _PENDING
@@ -122,6 +128,7 @@ class ContactCache:
         if cached is not None:
             if state is None or _is_stale(state, self.refresh_interval):
                 self._refresh_in_background(config, state_blob)
+                return CachedContacts(cached, outcome="stale")
             return CachedContacts(cached)
         task = self._inflight.get(key)
         if task is None:
@@ -135,7 +142,7 @@ class ContactCache:
             blob = await asyncio.wait_for(asyncio.shield(task), self.fetch_timeout)
         except TimeoutError:
             return _PENDING
-        return CachedContacts(blob)
+        return CachedContacts(blob, outcome="miss")
 
     async def fetch_uncached(self, config: Config) -> Blob:
         """Fetch without any cache (``CACHE_DISABLED``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -21,7 +22,13 @@ class LocalPublisher(Publisher):
     def __init__(self) -> None:
         self._ids = itertools.count(1)
 
-    async def publish(self, topic: str, message: Any, ordering_key: str | None = None) -> str:
+    async def publish(
+        self,
+        topic: str,
+        message: Any,
+        ordering_key: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> str:
         """Log the message and return a local id."""
         data = to_bytes(message)
         if isinstance(message, bytes):

@@ -18,6 +18,7 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,21 +65,33 @@ class Publisher(ABC):
     """Publishes JSON messages to Pub/Sub topics."""
 
     @abstractmethod
-    async def publish(self, topic: str, message: Any, ordering_key: str | None = None) -> str:
+    async def publish(
+        self,
+        topic: str,
+        message: Any,
+        ordering_key: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> str:
         """Publish one message (a JSON-ready value or bytes); returns when it is accepted.
+
+        ``attributes`` become the Pub/Sub message's attributes (e.g. ``traceparent``).
 
         Raises:
             PublishError: it was not accepted.
         """
 
     def submit(
-        self, topic: str, message: Any, ordering_key: str | None = None
+        self,
+        topic: str,
+        message: Any,
+        ordering_key: str | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> asyncio.Future[str]:
         """Hand one message over without waiting; the future resolves like `publish`.
 
         Messages submitted one after another on one ordering key keep their order.
         """
-        return asyncio.ensure_future(self.publish(topic, message, ordering_key))
+        return asyncio.ensure_future(self.publish(topic, message, ordering_key, attributes))
 
     def resume(self, topic: str, ordering_key: str) -> None:  # noqa: B027 - optional
         """Allow publishing again on a key paused by a failure."""
@@ -102,6 +115,7 @@ class _Pending:
     data: bytes
     size: int
     future: asyncio.Future[str]
+    attributes: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -141,12 +155,22 @@ class BatchingPublisher(Publisher):
         self._lanes: dict[tuple[str, str | None], _Lane] = {}
         self._closed = False
 
-    async def publish(self, topic: str, message: Any, ordering_key: str | None = None) -> str:
+    async def publish(
+        self,
+        topic: str,
+        message: Any,
+        ordering_key: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> str:
         """Queue one message on its lane and wait until it is published."""
-        return await self.submit(topic, message, ordering_key)
+        return await self.submit(topic, message, ordering_key, attributes)
 
     def submit(
-        self, topic: str, message: Any, ordering_key: str | None = None
+        self,
+        topic: str,
+        message: Any,
+        ordering_key: str | None = None,
+        attributes: Mapping[str, str] | None = None,
     ) -> asyncio.Future[str]:
         """Queue one message; the future resolves to its message id (or a `PublishError`)."""
         loop = asyncio.get_running_loop()
@@ -156,6 +180,8 @@ class BatchingPublisher(Publisher):
             return future
         data = to_bytes(message)
         size = encoded_size(data, ordering_key)
+        if attributes:
+            size += sum(len(k) + len(v) + 8 for k, v in attributes.items())
         if size > self.max_bytes:
             future.set_exception(
                 PublishError(f"message of {len(data)} bytes exceeds the request limit")
@@ -171,7 +197,7 @@ class BatchingPublisher(Publisher):
                 OrderingKeyPaused(f"ordering key {ordering_key!r} is paused after a failure")
             )
             return future
-        lane.queue.append(_Pending(data, size, future))
+        lane.queue.append(_Pending(data, size, future, attributes))
         lane.queued_bytes += size
         lane.wakeup.set()
         if lane.worker is None or lane.worker.done():
@@ -214,8 +240,9 @@ class BatchingPublisher(Publisher):
     async def _send(self, lane: _Lane, batch: list[_Pending]) -> None:
         from gcloud.aio.pubsub import PubsubMessage
 
+        key = lane.ordering_key or ""
         messages = [
-            PubsubMessage(item.data, ordering_key=lane.ordering_key or "") for item in batch
+            PubsubMessage(item.data, ordering_key=key, **(item.attributes or {})) for item in batch
         ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_deadline

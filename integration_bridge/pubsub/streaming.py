@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -73,6 +74,8 @@ class ContactStreamer:
         self.max_message_bytes = MAX_MESSAGE_DATA_BYTES
         self._running: dict[str, asyncio.Task[None]] = {}
         self._closing = False
+        self.trace_context: Callable[[], dict[str, str]] | None = None
+        """Set when tracing is on: the W3C trace context of the current request."""
 
     @property
     def running(self) -> int:
@@ -94,8 +97,10 @@ class ContactStreamer:
             ordering_key = f"{config.user_id}:{timestamp}"
         # Keep the user id in the log context of the stream, but not the request's other headers.
         context_headers = {"x-user-id": config.user_id, "x-provider-key": config.api_key}
+        # Every message of the stream carries the starting request's trace context.
+        trace = self.trace_context() if self.trace_context is not None else None
         task = asyncio.create_task(
-            self._run(config, timestamp, ordering_key, context_headers),
+            self._run(config, timestamp, ordering_key, context_headers, trace or None),
             name=f"stream:{ordering_key}",
         )
         self._running[ordering_key] = task
@@ -103,31 +108,48 @@ class ContactStreamer:
         return timestamp
 
     def _message(
-        self, config: Config, timestamp: int, contacts: list[Any], state: str
+        self,
+        config: Config,
+        timestamp: int,
+        contacts: list[Any],
+        state: str,
+        trace: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        return {
+        message = {
             "userId": config.user_id,
             "timestamp": timestamp,
             "contacts": contacts,
             "state": state,
             "integrationName": self.settings.integration_name,
         }
+        if trace:
+            message.update(trace)
+        return message
 
-    async def _publish(self, message: dict[str, Any], ordering_key: str) -> None:
+    async def _publish(
+        self, message: dict[str, Any], ordering_key: str, trace: dict[str, str] | None = None
+    ) -> None:
         data = orjson.dumps(message)
         await asyncio.gather(
-            *(self.publisher.publish(topic, data, ordering_key) for topic in self.topics)
+            *(self.publisher.publish(topic, data, ordering_key, trace) for topic in self.topics)
         )
 
-    def _submit(self, message: dict[str, Any], ordering_key: str) -> list[asyncio.Future[str]]:
+    def _submit(
+        self, message: dict[str, Any], ordering_key: str, trace: dict[str, str] | None = None
+    ) -> list[asyncio.Future[str]]:
         data = orjson.dumps(message)
-        return [self.publisher.submit(topic, data, ordering_key) for topic in self.topics]
+        return [self.publisher.submit(topic, data, ordering_key, trace) for topic in self.topics]
 
     async def _run(
-        self, config: Config, timestamp: int, ordering_key: str, headers: dict[str, str]
+        self,
+        config: Config,
+        timestamp: int,
+        ordering_key: str,
+        headers: dict[str, str],
+        trace: dict[str, str] | None = None,
     ) -> None:
         request_headers_var.set(headers)
-        envelope = len(orjson.dumps(self._message(config, timestamp, [], "IN_PROGRESS")))
+        envelope = len(orjson.dumps(self._message(config, timestamp, [], "IN_PROGRESS", trace)))
         contacts = 0
         state = "COMPLETE"
         in_flight: deque[asyncio.Future[str]] = deque()
@@ -141,8 +163,8 @@ class ContactStreamer:
                     _log.warning("[streamContacts] Skipping an invalid batch: %s", error.message)
                     continue
                 for chunk in split_contacts(prepared, envelope, self.max_message_bytes):
-                    message = self._message(config, timestamp, chunk, "IN_PROGRESS")
-                    in_flight.extend(self._submit(message, ordering_key))
+                    message = self._message(config, timestamp, chunk, "IN_PROGRESS", trace)
+                    in_flight.extend(self._submit(message, ordering_key, trace))
                     # Pipelined, so batches share requests; bounded, so memory stays flat.
                     while len(in_flight) > self.max_in_flight:
                         await in_flight.popleft()
@@ -164,15 +186,22 @@ class ContactStreamer:
                     future.cancel()
                 elif not future.cancelled():
                     future.exception()  # retrieved: a failure was already reported
-        await self._finish(config, timestamp, ordering_key, state, contacts)
+        await self._finish(config, timestamp, ordering_key, state, contacts, trace)
 
     async def _finish(
-        self, config: Config, timestamp: int, ordering_key: str, state: str, contacts: int
+        self,
+        config: Config,
+        timestamp: int,
+        ordering_key: str,
+        state: str,
+        contacts: int,
+        trace: dict[str, str] | None = None,
     ) -> None:
         for topic in self.topics:
             self.publisher.resume(topic, ordering_key)
         try:
-            await self._publish(self._message(config, timestamp, [], state), ordering_key)
+            message = self._message(config, timestamp, [], state, trace)
+            await self._publish(message, ordering_key, trace)
         except PublishError as error:
             _log.error("[streamContacts] Could not publish the %s state: %s", state, error)
             return
