@@ -10,6 +10,7 @@ streams are drained while the adapter and the publisher are still up.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -31,6 +32,7 @@ from integration_bridge.pubsub.factory import check_pubsub_settings
 from integration_bridge.routes import basic, calls, contacts, entities, oauth
 from integration_bridge.routes.streaming import stream_contacts_handler
 from integration_bridge.routes.webhooks import webhook_handler
+from integration_bridge.routing import TolerantRouter
 from integration_bridge.settings import Settings
 
 __all__ = ["check_settings", "create_app"]
@@ -116,11 +118,16 @@ def create_app(
     if not isinstance(adapter, Adapter):
         raise TypeError(f"expected an Adapter instance, got {type(adapter).__name__}")
     settings = check_settings(adapter, settings or Settings.from_env())
-    app = web.Application(
-        client_max_size=settings.max_body_size,
-        middlewares=[cors_middleware(settings.cors_origins), request_middleware],
-        handler_args=protocol_handler_args(),
-    )
+    with warnings.catch_warnings():
+        # aiohttp marks ``router=`` deprecated but offers no other way to route
+        # as tolerantly as Express does (see `TolerantRouter`).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = web.Application(
+            router=TolerantRouter(),
+            client_max_size=settings.max_body_size,
+            middlewares=[cors_middleware(settings.cors_origins), request_middleware],
+            handler_args=protocol_handler_args(),
+        )
     app[ADAPTER] = adapter
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_runtime_context)

@@ -17,7 +17,9 @@ M = TypeVar("M", bound=BaseModel)
 __all__ = [
     "JSON_CONTENT_TYPE",
     "accepts_gzip",
+    "as_returned",
     "empty_response",
+    "js_string",
     "json_bytes",
     "json_response",
     "read_json",
@@ -89,16 +91,58 @@ async def read_json_object(
     return body
 
 
-async def read_model(request: web.Request, model: type[M], message: str, **defaults: Any) -> M:
-    """The request's JSON object validated as ``model`` (``defaults`` fill missing keys).
+async def read_model(
+    request: web.Request,
+    model: type[M],
+    message: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+) -> M:
+    """The request's JSON object validated as ``model`` (``overrides`` replace body keys).
 
     Raises:
         ServerError: 400 ``<message>: <what is wrong>``.
     """
     body = await read_json_object(request, message)
-    for key, value in defaults.items():
-        body.setdefault(key, value)
+    if overrides:
+        body.update(overrides)
     return parse_as(model, body, status=400, message=message)
+
+
+def as_returned(value: Any, model: type[BaseModel], what: str) -> Any:
+    """A result the original sends without validating it, ready for JSON.
+
+    Models are dumped with camelCase names, a mapping's snake_case field names of
+    ``model`` become camelCase; nothing is checked or dropped otherwise.
+
+    Raises:
+        ServerError: 500 ``Invalid <what> returned from bridge: ...`` when the
+            value cannot be written as JSON (logged once by the error middleware).
+    """
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    elif isinstance(value, Mapping):
+        aliases = {name: field.alias or name for name, field in model.model_fields.items()}
+        value = {
+            aliases.get(key, key) if isinstance(key, str) else key: item
+            for key, item in value.items()
+        }
+    try:
+        json_bytes(value)
+    except TypeError as error:
+        raise ServerError(
+            500, f"Invalid {what} returned from bridge: cannot be written as JSON ({error})"
+        ) from None
+    return value
+
+
+def js_string(value: Any) -> str:
+    """``value`` as JavaScript's ``String(value)`` writes it (``12345``, ``true``, ``1.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def accepts_gzip(request: web.Request) -> bool:

@@ -144,9 +144,17 @@ class ContactCache:
             return _PENDING
         return CachedContacts(blob, outcome="miss")
 
-    async def fetch_uncached(self, config: Config) -> Blob:
-        """Fetch without any cache (``CACHE_DISABLED``)."""
-        return Blob.of(await self._fetch(config))
+    async def fetch_uncached(self, config: Config) -> CachedContacts:
+        """Fetch without any cache (``CACHE_DISABLED``), bounded by ``fetch_timeout``.
+
+        Past the timeout the answer is pending, as with the cache on (the original's
+        behaviour), and the fetch is cancelled: no cache would keep its result.
+        """
+        try:
+            contacts = await asyncio.wait_for(self._fetch(config), self.fetch_timeout)
+        except TimeoutError:
+            return _PENDING
+        return CachedContacts(Blob.of(contacts))
 
     # -- fetching -------------------------------------------------------------------
 

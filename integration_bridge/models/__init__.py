@@ -1,6 +1,6 @@
 """Pydantic models of the wire format (camelCase JSON, snake_case attributes)."""
 
-from .base import WireModel
+from .base import InboundModel, WireModel
 from .calls import (
     CallDirection,
     CallEvent,
@@ -52,6 +52,7 @@ __all__ = [
     "ContactUpdate",
     "DealProperties",
     "FollowUpWithIntegrationEntities",
+    "InboundModel",
     "IntegrationDefinedOption",
     "IntegrationDefinedOptions",
     "IntegrationEntity",

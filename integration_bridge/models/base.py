@@ -34,3 +34,15 @@ class WireModel(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict with camelCase keys, unset optional fields omitted."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class InboundModel(WireModel):
+    """A request body handed to the adapter: fields the framework does not know are kept.
+
+    The original passes raw bodies, so a bridge may read fields the front end
+    sends beyond this contract: ``model.model_extra`` holds them under their
+    wire names (``event.model_extra["customField"]``), and ``to_wire`` writes
+    them back. Required fields are still checked (400).
+    """
+
+    model_config = ConfigDict(extra="allow")

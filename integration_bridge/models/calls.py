@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .base import WireModel
+from .base import InboundModel
 from .entities import IntegrationEntityType
 
 
@@ -31,14 +31,14 @@ class CallParticipantType(StrEnum):
     REMOTE = "remote"
 
 
-class CallParticipant(WireModel):
+class CallParticipant(InboundModel):
     """One party of a call."""
 
     type: CallParticipantType
     phone_number: str
 
 
-class CallEvent(WireModel):
+class CallEvent(InboundModel):
     """A finished call. Times are milliseconds since the epoch."""
 
     id: str
@@ -51,7 +51,7 @@ class CallEvent(WireModel):
     outcome: str | None = None
 
 
-class CallEventEntity(WireModel):
+class CallEventEntity(InboundModel):
     """An entity a call should be logged to; ``log_id`` when it was logged before."""
 
     id: str

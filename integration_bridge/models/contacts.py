@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from .base import WireModel
+from .base import InboundModel, WireModel
 from .entities import IntegrationEntityType
 
 
@@ -59,7 +59,7 @@ class RelatedEntity(WireModel):
     log_id: str | None = None
 
 
-class ContactTemplate(WireModel):
+class ContactTemplate(InboundModel):
     """The fields of a contact to create."""
 
     name: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import WireModel
+from .base import InboundModel, WireModel
 from .calls import CallEventEntity
 
 
@@ -18,7 +18,7 @@ class Task(WireModel):
     link: str | None = None
 
 
-class FollowUpWithIntegrationEntities(WireModel):
+class FollowUpWithIntegrationEntities(InboundModel):
     """A follow-up task to create, with the entities it belongs to."""
 
     content: str

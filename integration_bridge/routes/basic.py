@@ -8,7 +8,7 @@ from integration_bridge.appkeys import ADAPTER
 from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of
 from integration_bridge.openapi import Operation, Reply, documented
-from integration_bridge.responses import empty_response, json_response, text_response
+from integration_bridge.responses import empty_response, js_string, json_response, text_response
 
 __all__ = ["routes"]
 
@@ -60,11 +60,11 @@ async def validate_token(request: web.Request) -> web.Response:
     )
 )
 async def account_id(request: web.Request) -> web.Response:
-    """The CRM account id as a JSON string."""
+    """The CRM account id as a JSON string (a number ``12345`` is sent as ``"12345"``)."""
     account = await request.app[ADAPTER].get_account_id(config_of(request))
     if not account:
         raise ServerError(500, "AccountID not found")
-    return json_response(account)
+    return json_response(js_string(account))
 
 
 @routes.post("/events/connected")

@@ -66,14 +66,14 @@ async def get_contacts(request: web.Request) -> web.Response:
     require(adapter, "get_contacts")
     cache = request.app[CONTACT_CACHE]
     if request.app[SETTINGS].cache_disabled:
-        response = _blob_response(request, await cache.fetch_uncached(config))
+        result = await cache.fetch_uncached(config)
     else:
         result = await cache.get(config)
-        if result.blob is None:
-            response = _blob_response(request, Blob(b"[]"))
-            response.headers["X-Fetching-State"] = "pending"
-        else:
-            response = _blob_response(request, result.blob)
+    if result.blob is None:
+        response = _blob_response(request, Blob(b"[]"))
+        response.headers["X-Fetching-State"] = "pending"
+    else:
+        response = _blob_response(request, result.blob)
     await attach_provider_key(request, response, required=False)
     return response
 
@@ -166,17 +166,23 @@ async def create_contact(request: web.Request) -> web.Response:
     )
 )
 async def update_contact(request: web.Request) -> web.Response:
-    """Update a contact; the cached entry with that id is replaced."""
+    """Update a contact (the path id wins over the body's); the cached entry is replaced.
+
+    The cached entry replaced is the one with the returned contact's id, as in the
+    original.
+    """
     config = config_of(request)
     adapter = request.app[ADAPTER]
     require(adapter, "update_contact")
     id = request.match_info["id"]
-    update = await read_model(request, ContactUpdate, "Invalid contactUpdate received", id=id)
+    update = await read_model(
+        request, ContactUpdate, "Invalid contactUpdate received", overrides={"id": id}
+    )
     contact = await _returned_contact(
         await adapter.update_contact(config, id, update), config.locale
     )
     if not request.app[SETTINGS].cache_disabled:
-        await request.app[CONTACT_CACHE].replace_contact(config, id, contact)
+        await request.app[CONTACT_CACHE].replace_contact(config, str(contact["id"]), contact)
     return await _written(request, json_response(contact))
 
 

@@ -119,3 +119,35 @@ async def test_update_provider_key_publishes_and_caches(
     )
     assert await response.json() == "access-1"
     assert adapter.refreshes == 1
+
+
+class UnvalidatedEventsAdapter(Adapter):
+    async def verify_webhook_request(self, request: web.Request) -> bool:
+        return True
+
+    async def handle_webhook(self, request: web.Request) -> list[Any]:
+        return [
+            {"type": "CONTACT_UPDATED", "account_id": "a", "contactId": "c", "crmId": 7},
+            {"type": "SOMETHING_NEW", "accountId": "a"},
+        ]
+
+
+async def test_webhook_events_are_published_as_returned(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    client = await aiohttp_client(
+        create_app(UnvalidatedEventsAdapter(), settings=pubsub_settings(emulator))
+    )
+    response = await client.post("/webhook", json={})
+    assert response.status == 200
+    received = [m.json() for m in emulator.drain(subscription(EVENTS_TOPIC))]
+    assert received == [
+        {
+            "integrationName": "test-bridge",
+            "type": "CONTACT_UPDATED",
+            "accountId": "a",
+            "contactId": "c",
+            "crmId": 7,
+        },
+        {"integrationName": "test-bridge", "type": "SOMETHING_NEW", "accountId": "a"},
+    ]
