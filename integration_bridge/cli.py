@@ -1,4 +1,4 @@
-"""``python -m integration_bridge run MODULE:ATTR [--host H] [--port P] [--workers N]``.
+"""``python -m integration_bridge run MODULE:ATTR [--host H] [--port P] [--workers N|--reload]``.
 
 ``python -m integration_bridge openapi [-o FILE]`` writes the API's OpenAPI document.
 """
@@ -159,9 +159,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     run.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8080)")
     run.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    run.add_argument(
+        "--reload",
+        action="store_true",
+        help="development: restart when a Python file of the bridge or framework changes",
+    )
     openapi = commands.add_parser("openapi", help="write the OpenAPI document of the bridge API")
     openapi.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.reload:
+        if args.workers != 1:
+            print("error: --reload runs one process; drop --workers", file=sys.stderr)
+            return 2
+        from integration_bridge.reload import run_with_reload
+
+        child = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--reload"]
+        return run_with_reload(args.target, child)
 
     if args.command == "openapi":
         from integration_bridge.openapi import write_openapi
