@@ -28,12 +28,14 @@ class ByteBoundedLRU(Generic[K, V]):
     Args:
         max_bytes: the budget for all entries, each charged the size given to
             `put` plus `ENTRY_OVERHEAD_BYTES`.
+        max_entries: an optional cap on the number of entries as well.
     """
 
-    __slots__ = ("_entries", "_size", "max_bytes")
+    __slots__ = ("_entries", "_size", "max_bytes", "max_entries")
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_entries: int | None = None) -> None:
         self.max_bytes = max_bytes
+        self.max_entries = max_entries
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._size = 0
 
@@ -66,7 +68,8 @@ class ByteBoundedLRU(Generic[K, V]):
             return
         self._entries[key] = (value, cost)
         self._size += cost
-        while self._size > self.max_bytes:
+        limit = self.max_entries
+        while self._size > self.max_bytes or (limit is not None and len(self._entries) > limit):
             _, (_, evicted) = self._entries.popitem(last=False)
             self._size -= evicted
 

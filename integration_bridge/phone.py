@@ -1,14 +1,36 @@
-"""Phone number sanitizing: type, E.164 and localized forms (pure, memoized)."""
+"""Phone number sanitizing: type, E.164 and localized forms (pure, memoized).
+
+The memo is bounded in bytes (`PHONE_MEMO_MAX_BYTES`), and numbers longer than
+`MAX_PARSED_LENGTH` characters are never parsed (raw in all three fields): a
+caller sending megabyte-long numbers can neither hold memory nor CPU.
+"""
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import CountryCodeSource, NumberParseException, PhoneNumberFormat
 
-__all__ = ["is_direct_dial", "normalize", "region_of_locale", "sanitize_phone_number"]
+from integration_bridge.memo import ByteBoundedLRU
+
+__all__ = [
+    "MAX_PARSED_LENGTH",
+    "PHONE_MEMO_MAX_BYTES",
+    "is_direct_dial",
+    "normalize",
+    "region_of_locale",
+    "sanitize_phone_number",
+]
+
+MAX_PARSED_LENGTH = 64
+"""Longer numbers are not parsed: their three forms are the raw number (SPEC 3.5)."""
+
+PHONE_MEMO_MAX_BYTES = 4 * 1024 * 1024
+"""Memory for memoized parse results (about 16,000 numbers)."""
+
+_Formats = tuple[str, str, str] | tuple[()]
+_MEMO: ByteBoundedLRU[tuple[str, str], _Formats] = ByteBoundedLRU(PHONE_MEMO_MAX_BYTES)
 
 _DIRECT_DIAL_MAX = 5
 _NOT_KEPT = re.compile(r"[^A-Za-z0-9_+]")
@@ -34,8 +56,20 @@ def region_of_locale(locale: str) -> str:
 _WRITTEN_WITH_00 = re.compile(r"^[^0-9+]*00")
 
 
-@lru_cache(maxsize=16384)
 def _formats(number: str, region: str) -> tuple[str, str, str] | None:
+    """`_parse` memoized; None for overlong numbers without parsing them."""
+    if len(number) > MAX_PARSED_LENGTH:
+        return None
+    key = (number, region)
+    found = _MEMO.get(key)
+    if found is None:
+        result = _parse(number, region)
+        found = () if result is None else result
+        _MEMO.put(key, found, len(number) + sum(len(part) for part in found) + 150)
+    return found or None
+
+
+def _parse(number: str, region: str) -> tuple[str, str, str] | None:
     """(E.164, localized, number's region) or None when the number does not parse.
 
     Two edge rules make the answers the original's (awesome-phonenumber), SPEC 4:

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from integration_bridge.errors import ServerError
-from integration_bridge.validation import parse_as
+from integration_bridge.validation import oversized_string, parse_as
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,9 +101,13 @@ async def read_model(
     """The request's JSON object validated as ``model`` (``overrides`` replace body keys).
 
     Raises:
-        ServerError: 400 ``<message>: <what is wrong>``.
+        ServerError: 400 ``<message>: <what is wrong>``, also for strings over
+            10,000 characters and phone numbers over 64 anywhere in the body.
     """
     body = await read_json_object(request, message)
+    too_long = oversized_string(body)
+    if too_long is not None:
+        raise ServerError(400, f"{message}: {too_long}")
     if overrides:
         body.update(overrides)
     return parse_as(model, body, status=400, message=message)

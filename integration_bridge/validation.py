@@ -9,7 +9,46 @@ from pydantic import BaseModel, ValidationError
 
 from integration_bridge.errors import ServerError
 
-__all__ = ["PATH_ID_PARAMS", "describe_validation_error", "is_valid_path_id", "parse_as"]
+__all__ = [
+    "MAX_PHONE_NUMBER_LENGTH",
+    "MAX_STRING_LENGTH",
+    "PATH_ID_PARAMS",
+    "describe_validation_error",
+    "is_valid_path_id",
+    "oversized_string",
+    "parse_as",
+]
+
+MAX_STRING_LENGTH = 10_000
+"""The longest string (or object key) a request body may hold (SPEC 3.5)."""
+
+MAX_PHONE_NUMBER_LENGTH = 64
+"""The longest ``phoneNumber`` a request body may hold (SPEC 3.5)."""
+
+
+def oversized_string(body: Any) -> str | None:
+    """Where a decoded JSON body holds an overlong string, as ``"a.0.b: ..."``; else None.
+
+    Any string or key over `MAX_STRING_LENGTH` characters, or a ``phoneNumber``
+    over `MAX_PHONE_NUMBER_LENGTH`, anywhere in the body. Walks without
+    recursion, so a deeply nested body cannot exhaust the stack.
+    """
+    stack: list[tuple[Any, str]] = [(body, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            limit = MAX_PHONE_NUMBER_LENGTH if path.endswith("phoneNumber") else MAX_STRING_LENGTH
+            if len(value) > limit:
+                return f"{path or 'body'}: longer than {limit} characters"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if len(key) > MAX_STRING_LENGTH:
+                    return f"{path or 'body'}: a key longer than {MAX_STRING_LENGTH} characters"
+                stack.append((item, f"{path}.{key}" if path else key))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}.{index}") for index, item in enumerate(value))
+    return None
+
 
 PATH_ID_PARAMS = ("id", "type")
 """Route parameters that are checked with `is_valid_path_id` before any handler runs."""

@@ -21,7 +21,6 @@ import email.utils
 import inspect
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
@@ -31,6 +30,8 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
+
+from integration_bridge.memo import ByteBoundedLRU
 
 __all__ = [
     "RETRY_COUNT_HEADER",
@@ -72,6 +73,9 @@ MAX_REDIRECTS = 10
 """Redirects `request_with_retry` follows for one attempt."""
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+_LIMITER_BYTES = 600
+"""What one `AsyncLimiter` costs in memory, roughly."""
 
 
 def build_url(base: str | URL, *segments: object, params: Mapping[str, Any] | None = None) -> URL:
@@ -458,23 +462,30 @@ class RateLimiter:
         interval: the interval in seconds.
         max_keys: the most recently used keys whose limiters are kept; an
             older key starts afresh.
+        max_key_bytes: the memory for keys and their limiters; provider keys
+            can be kilobytes long, so the count alone does not bound it.
     """
 
-    def __init__(self, calls: int, interval: float, *, max_keys: int = 10_000) -> None:
+    def __init__(
+        self,
+        calls: int,
+        interval: float,
+        *,
+        max_keys: int = 10_000,
+        max_key_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
         self.calls = calls
         self.interval = interval
         self.max_keys = max_keys
-        self._limiters: OrderedDict[str, AsyncLimiter] = OrderedDict()
+        self._limiters: ByteBoundedLRU[str, AsyncLimiter] = ByteBoundedLRU(
+            max_key_bytes, max_entries=max_keys
+        )
 
     def _limiter(self, key: str) -> AsyncLimiter:
         limiter = self._limiters.get(key)
         if limiter is None:
             limiter = AsyncLimiter(self.calls, self.interval)
-            self._limiters[key] = limiter
-            while len(self._limiters) > self.max_keys:
-                self._limiters.popitem(last=False)
-        else:
-            self._limiters.move_to_end(key)
+            self._limiters.put(key, limiter, len(key) + _LIMITER_BYTES)
         return limiter
 
     async def wait(self, key: str = "") -> None:
