@@ -1,10 +1,11 @@
 """`create_app`: the one place that wires a bridge together.
 
-Middleware order, outermost first: tracing (only when on) → CORS → request
-(config, log context, timing, error answers, compression). State lives in typed `AppKey`s; storage,
-the token cache, the adapter (`Adapter.startup`) and the Pub/Sub publisher are
-opened in ``cleanup_ctx`` in that order and closed in reverse, so running
-streams are drained while the adapter and the publisher are still up.
+Middleware order, outermost first: tracing, metrics (each only when on) → CORS
+→ request (config, log context, timing, error answers, compression). State
+lives in typed `AppKey`s; storage, the token cache, the adapter
+(`Adapter.startup`) and the Pub/Sub publisher are opened in ``cleanup_ctx`` in
+that order and closed in reverse, so running streams are drained while the
+adapter and the publisher are still up.
 """
 
 from __future__ import annotations
@@ -135,6 +136,10 @@ def create_app(
     app.cleanup_ctx.append(token_cache_context)
     app.cleanup_ctx.append(_adapter_context)
     app.cleanup_ctx.append(pubsub_context)
+    if settings.metrics_enabled:
+        from integration_bridge import metrics  # imports prometheus-client only when on
+
+        metrics.install(app)
     if settings.tracing_enabled:
         from integration_bridge import tracing  # imports OpenTelemetry only when on
 

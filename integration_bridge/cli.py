@@ -11,9 +11,11 @@ import inspect
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -145,7 +147,25 @@ def _run_workers(target: str, host: str, port: int, settings: Settings, workers:
     for process in processes:
         process.join()
         code = code or (process.exitcode or 0)
+        if settings.metrics_enabled and process.pid is not None:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
     return code
+
+
+def _shared_metrics_dir(settings: Settings, workers: int) -> str | None:
+    """With metrics and several workers: a fresh prometheus-client multiprocess directory.
+
+    Set before anything imports prometheus-client (it reads the variable at import) and
+    before the fork; returns the directory to remove on exit, None when there is none
+    of ours (one worker, metrics off, or the operator set ``PROMETHEUS_MULTIPROC_DIR``).
+    """
+    if not settings.metrics_enabled or workers < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    directory = tempfile.mkdtemp(prefix="ib-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -185,8 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
+    metrics_dir: str | None = None
     try:
         settings = Settings.from_env()
+        metrics_dir = _shared_metrics_dir(settings, args.workers)
         from integration_bridge.logging import configure_logging
 
         configure_logging(settings.log_level, plain=settings.log_plain)
@@ -194,10 +216,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = _build_app(args.target, settings)
     except (SettingsError, TargetError) as error:
         print(f"error: {error}", file=sys.stderr)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return 2
     port = args.port if args.port is not None else settings.port
     if args.workers > 1:
-        return _run_workers(args.target, args.host, port, settings, args.workers)
+        try:
+            return _run_workers(args.target, args.host, port, settings, args.workers)
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     _serve(args.target, args.host, port, settings, reuse_port=False, app=app)
     return 0
 

@@ -62,6 +62,8 @@ class TokenCache:
         self.poll_interval = poll_interval
         self._inflight: dict[tuple[str, bool], asyncio.Task[str]] = {}
         self._warned_inactive = False
+        self.refreshes = 0
+        """Calls of a refresh function so far (for metrics)."""
 
     def key(self, api_key: str) -> str:
         """The storage key of a provider key's entry."""
@@ -120,6 +122,7 @@ class TokenCache:
 
     async def _get(self, key: str, config: Config, refresh_fn: RefreshFn, force: bool) -> str:
         if self.storage is None:
+            self.refreshes += 1
             return await refresh_fn(config)
         pending = Blob.of({"accessToken": None, "isPending": True})
         deadline = time.monotonic() + self.pending_ttl + 1
@@ -154,6 +157,7 @@ class TokenCache:
 
     async def _refresh(self, key: str, config: Config, refresh_fn: RefreshFn) -> str:
         assert self.storage is not None
+        self.refreshes += 1
         try:
             token = await refresh_fn(config)
         except BaseException:

@@ -154,6 +154,20 @@ class BatchingPublisher(Publisher):
         self.max_backoff = max_backoff
         self._lanes: dict[tuple[str, str | None], _Lane] = {}
         self._closed = False
+        # Totals for metrics: messages accepted by Pub/Sub, messages failed, retried requests.
+        self.published = 0
+        self.failed = 0
+        self.retries = 0
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting in a lane (not yet in a request)."""
+        return sum(len(lane.queue) for lane in self._lanes.values())
+
+    @property
+    def paused_keys(self) -> int:
+        """Ordering keys paused after a failure."""
+        return sum(lane.paused for lane in self._lanes.values())
 
     async def publish(
         self,
@@ -193,6 +207,7 @@ class BatchingPublisher(Publisher):
             lane = _Lane(topic, ordering_key or None)
             self._lanes[lane_key] = lane
         if lane.paused:
+            self.failed += 1
             future.set_exception(
                 OrderingKeyPaused(f"ordering key {ordering_key!r} is paused after a failure")
             )
@@ -256,6 +271,7 @@ class BatchingPublisher(Publisher):
                         lane.topic, messages, timeout=int(max(1, self.timeout))
                     )
                 ids = result.get("messageIds") or []
+                self.published += len(batch)
                 for index, item in enumerate(batch):
                     if not item.future.done():
                         item.future.set_result(str(ids[index]) if index < len(ids) else "")
@@ -265,6 +281,7 @@ class BatchingPublisher(Publisher):
                 if not retryable or loop.time() + backoff > deadline:
                     self._fail(lane, batch, error, attempt)
                     return
+                self.retries += 1
                 _log.warning(
                     "[Publisher] Publish to %s failed (%s), retry %d in %.2fs",
                     lane.topic,
@@ -286,6 +303,7 @@ class BatchingPublisher(Publisher):
             _describe(error),
         )
         failure = PublishError(f"publish to {lane.topic} failed: {_describe(error)}")
+        self.failed += len(batch)
         for item in batch:
             if not item.future.done():
                 item.future.set_exception(failure)
@@ -294,6 +312,7 @@ class BatchingPublisher(Publisher):
             paused = OrderingKeyPaused(f"ordering key {lane.ordering_key!r} is paused")
             while lane.queue:
                 item = lane.queue.popleft()
+                self.failed += 1
                 if not item.future.done():
                     item.future.set_exception(paused)
             lane.queued_bytes = 0
