@@ -119,7 +119,7 @@ def test_request_bodies_use_the_models_wire_names() -> None:
     }
     put = document["paths"]["/contacts/{id}"]["put"]
     assert put["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/ContactUpdate"
+        "$ref": "#/components/schemas/ContactTemplate"
     }
     sanitized = schemas["SanitizedPhoneNumber"]
     assert set(sanitized["required"]) == {"label", "type", "e164", "localized", "phoneNumber"}

@@ -154,7 +154,7 @@ async def create_contact(request: web.Request) -> web.Response:
         summary="Update a contact (the path id wins); the cached entry is replaced.",
         adapter_method="update_contact",
         tag="contacts",
-        request=ContactUpdate,
+        request=ContactTemplate,  # the path gives the id; the body needs none
         replies={
             200: Reply(
                 "The updated contact, sanitized.",
