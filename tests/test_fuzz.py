@@ -215,7 +215,9 @@ def base_url() -> Iterator[str]:
     server.stop()
 
 
-def empty_body_allowed(ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]) -> None:
+def empty_body_allowed(
+    ctx: Any, response: schemathesis.Response, case: schemathesis.Case[Any]
+) -> None:
     """The built-in content checks, except for an empty body the document allows."""
     if not response.content:
         documented = case.operation.definition.raw["responses"].get(str(response.status_code))
