@@ -19,7 +19,7 @@ from aiohttp import web
 
 from integration_bridge import runtime
 from integration_bridge.adapter import Adapter
-from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS, STORAGE
+from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, PUBSUB_BACKEND, SETTINGS, STORAGE
 from integration_bridge.cache.contacts import ContactCache
 from integration_bridge.cache.factory import check_redis_settings, create_storage
 from integration_bridge.cache.token import token_cache_context
@@ -29,7 +29,7 @@ from integration_bridge.models import Config
 from integration_bridge.openapi import install as install_openapi
 from integration_bridge.protocol import protocol_handler_args
 from integration_bridge.pubsub import pubsub_context
-from integration_bridge.pubsub.factory import check_pubsub_settings
+from integration_bridge.pubsub.factory import check_pubsub_settings, choose_backend
 from integration_bridge.routes import basic, calls, contacts, entities, oauth
 from integration_bridge.routes.streaming import stream_contacts_handler
 from integration_bridge.routes.webhooks import webhook_handler
@@ -118,7 +118,9 @@ def create_app(
     """
     if not isinstance(adapter, Adapter):
         raise TypeError(f"expected an Adapter instance, got {type(adapter).__name__}")
-    settings = check_settings(adapter, settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    pubsub_backend = choose_backend(settings)  # before local defaults fill in topic names
+    settings = check_settings(adapter, settings)
     with warnings.catch_warnings():
         # aiohttp marks ``router=`` deprecated but offers no other way to route
         # as tolerantly as Express does (see `TolerantRouter`).
@@ -131,6 +133,7 @@ def create_app(
         )
     app[ADAPTER] = adapter
     app[SETTINGS] = settings
+    app[PUBSUB_BACKEND] = pubsub_backend
     app.cleanup_ctx.append(_runtime_context)
     app.cleanup_ctx.append(_storage_context)
     app.cleanup_ctx.append(token_cache_context)

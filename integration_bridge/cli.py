@@ -111,16 +111,20 @@ def _serve(
         app = _build_app(target, settings)
     _install_uvloop()
     _log.info("[cli] %s listening on http://%s:%d (pid %d)", target, host, port, os.getpid())
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        reuse_port=reuse_port or None,
-        print=None,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_timeout,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            reuse_port=reuse_port or None,
+            print=None,
+            access_log=None,
+            shutdown_timeout=settings.shutdown_timeout,
+            handle_signals=True,
+        )
+    except SettingsError as error:  # found at start-up, e.g. no Google credentials
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _run_workers(target: str, host: str, port: int, settings: Settings, workers: int) -> int:

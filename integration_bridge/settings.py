@@ -26,7 +26,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["DEFAULT_PUBSUB_API_ENDPOINT", "Settings", "SettingsError"]
+
+DEFAULT_PUBSUB_API_ENDPOINT = "https://europe-west3-pubsub.googleapis.com"
+"""The original's regional endpoint: ordered messages stay in one region."""
 
 _DAY = 24 * 3600.0
 _MIB = 1024 * 1024
@@ -98,7 +101,8 @@ class Settings(BaseSettings):
     google_application_credentials: str | None = None
     pubsub_publish_timeout: float = Field(10.0, ge=0.1)
     pubsub_backend: Literal["google", "emulator", "local"] | None = None
-    pubsub_api_endpoint: str = "https://europe-west3-pubsub.googleapis.com"
+    pubsub_api_endpoint: str = DEFAULT_PUBSUB_API_ENDPOINT
+    pubsub_credentials_timeout: float = Field(20.0, ge=0.1)
     webhook_publish_timeout: float = Field(10.0, gt=0)
     product_name: str = "CLINQ"
     max_body_size: int = Field(_MIB, ge=1)
@@ -194,6 +198,22 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_backend(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("pubsub_api_endpoint")
+    @classmethod
+    def _api_endpoint(cls, value: str) -> str:
+        """A base URL; a bare ``host:port`` (the original's form) means https."""
+        value = value.strip().rstrip("/")
+        if "://" not in value:
+            value = f"https://{value}"
+        parsed = urlparse(value)
+        try:
+            parsed.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("the port is not a number") from None
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValueError("expected https://host[:port] or host:port")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from integration_bridge.appkeys import ADAPTER, PUBLISHER, SETTINGS, STREAMER
-from integration_bridge.pubsub.factory import create_publisher
+from integration_bridge.appkeys import ADAPTER, PUBLISHER, PUBSUB_BACKEND, SETTINGS, STREAMER
+from integration_bridge.pubsub.factory import open_publisher
 from integration_bridge.pubsub.publisher import (
     BatchingPublisher,
     OrderingKeyPaused,
@@ -31,8 +31,8 @@ _log = logging.getLogger("integration_bridge.pubsub")
 
 async def pubsub_context(app: web.Application) -> AsyncIterator[None]:
     """``cleanup_ctx``: the publisher and the streamer; on shutdown drain, flush, close."""
-    settings = app[SETTINGS]
-    publisher = create_publisher(settings)
+    publisher, settings = await open_publisher(app[SETTINGS], app[PUBSUB_BACKEND])
+    app[SETTINGS] = settings  # with the Google project found at start-up
     streamer = ContactStreamer(app[ADAPTER], publisher, settings)
     app[PUBLISHER] = publisher
     app[STREAMER] = streamer

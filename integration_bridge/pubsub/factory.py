@@ -1,25 +1,38 @@
-"""Which Pub/Sub a bridge publishes to, decided without contacting anything.
+"""Which Pub/Sub a bridge publishes to (SPEC 7), and opening it.
 
-* ``PUBSUB_EMULATOR_HOST`` set → that emulator, no credentials;
-* else explicit Google credentials (``GOOGLE_APPLICATION_CREDENTIALS`` or
-  gcloud's application-default credentials file) → Google Pub/Sub;
+* ``PUBSUB_BACKEND`` (``google``, ``emulator``, ``local``) chooses explicitly;
+* else ``PUBSUB_EMULATOR_HOST`` set → that emulator, no credentials;
+* else any topic variable set → Google Pub/Sub with Application Default
+  Credentials (key file, gcloud's file, metadata server), at
+  ``PUBSUB_API_ENDPOINT``;
 * else the local publisher, which only logs.
+
+Topics configured but no Google credentials is a start-up error, never a
+silent fall back to the local publisher: that would lose every message.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
+from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
+from urllib.parse import urlparse
 
 from integration_bridge.adapter import Adapter
+from integration_bridge.pubsub.credentials import GoogleCredentials
 from integration_bridge.pubsub.local import LocalPublisher
 from integration_bridge.pubsub.publisher import BatchingPublisher, Publisher
 from integration_bridge.settings import Settings, SettingsError
 
-__all__ = ["PubSubKind", "check_pubsub_settings", "create_publisher", "pubsub_kind", "topic_path"]
+__all__ = [
+    "BackendChoice",
+    "PubSubBackend",
+    "api_root",
+    "check_pubsub_settings",
+    "choose_backend",
+    "open_publisher",
+    "topic_path",
+]
 
 _log = logging.getLogger("integration_bridge.pubsub")
 
@@ -30,8 +43,15 @@ _LOCAL_DEFAULTS = {
     "pubsub_topic_name_update_provider_key": "provider-key-updates",
 }
 
+_TOPIC_VARIABLES = {
+    "pubsub_topic_name_contact_streaming": "PUBSUB_TOPIC_NAME_CONTACT_STREAMING",
+    "pubsub_additional_topic_name": "PUBSUB_ADDITIONAL_TOPIC_NAME",
+    "pubsub_topic_name_integration_events": "PUBSUB_TOPIC_NAME_INTEGRATION_EVENTS",
+    "pubsub_topic_name_update_provider_key": "PUBSUB_TOPIC_NAME_UPDATE_PROVIDER_KEY",
+}
 
-class PubSubKind(Enum):
+
+class PubSubBackend(Enum):
     """Where messages go."""
 
     LOCAL = "local"
@@ -39,38 +59,47 @@ class PubSubKind(Enum):
     GOOGLE = "google"
 
 
-def _adc_file() -> Path:
-    config_dir = os.environ.get("CLOUDSDK_CONFIG") or str(Path.home() / ".config" / "gcloud")
-    return Path(config_dir) / "application_default_credentials.json"
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend and why it was chosen (for the start-up line)."""
+
+    backend: PubSubBackend
+    reason: str
 
 
-def _credentials_file(settings: Settings) -> str | None:
-    if settings.google_application_credentials:
-        return settings.google_application_credentials
-    adc = _adc_file()
-    return str(adc) if adc.is_file() else None
+def choose_backend(settings: Settings) -> BackendChoice:
+    """The backend, from the settings alone.
 
-
-def pubsub_kind(settings: Settings) -> PubSubKind:
-    """Emulator, Google or local, from the settings and the credentials file alone."""
-    if settings.pubsub_emulator_host:
-        return PubSubKind.EMULATOR
-    if _credentials_file(settings):
-        return PubSubKind.GOOGLE
-    return PubSubKind.LOCAL
-
-
-def _project(settings: Settings) -> str | None:
-    if settings.google_cloud_project:
-        return settings.google_cloud_project
-    path = _credentials_file(settings)
-    if path:
+    Raises:
+        SettingsError: ``PUBSUB_BACKEND`` is not a known backend.
+    """
+    if settings.pubsub_backend:
         try:
-            project = json.loads(Path(path).read_text()).get("project_id")
-        except (OSError, ValueError):
-            return None
-        return project if isinstance(project, str) and project else None
-    return None
+            backend = PubSubBackend(settings.pubsub_backend.strip().lower())
+        except ValueError:
+            raise SettingsError(
+                "PUBSUB_BACKEND",
+                f"expected google, emulator or local, got {settings.pubsub_backend!r}",
+            ) from None
+        return BackendChoice(backend, f"PUBSUB_BACKEND={backend.value}")
+    if settings.pubsub_emulator_host:
+        return BackendChoice(PubSubBackend.EMULATOR, "PUBSUB_EMULATOR_HOST is set")
+    configured = [
+        variable for field, variable in _TOPIC_VARIABLES.items() if getattr(settings, field)
+    ]
+    if configured:
+        return BackendChoice(PubSubBackend.GOOGLE, f"{configured[0]} is set")
+    return BackendChoice(PubSubBackend.LOCAL, "no Pub/Sub topic is configured")
+
+
+def api_root(endpoint: str) -> str:
+    """The REST v1 root under ``PUBSUB_API_ENDPOINT`` (a bare ``host:port`` means https)."""
+    value = endpoint.strip().rstrip("/")
+    if "://" not in value:
+        value = f"https://{value}"
+    if urlparse(value).path.rstrip("/").endswith("/v1"):
+        return value
+    return f"{value}/v1"
 
 
 def topic_path(name: str, project: str | None) -> str:
@@ -80,14 +109,19 @@ def topic_path(name: str, project: str | None) -> str:
     return f"projects/{project or 'local'}/topics/{name}"
 
 
+def _short_topics(settings: Settings) -> list[str]:
+    names = [getattr(settings, field) for field in _TOPIC_VARIABLES]
+    return [name for name in names if name and not name.startswith("projects/")]
+
+
 def check_pubsub_settings(settings: Settings, adapter: Adapter) -> Settings:
-    """The start-up checks of SPEC 7 and 8.
+    """The start-up checks of SPEC 7 and 8 that need nothing but the settings.
 
     Raises:
         SettingsError: a required name is missing with a real Pub/Sub.
     """
-    kind = pubsub_kind(settings)
-    if kind is PubSubKind.LOCAL:
+    backend = choose_backend(settings).backend
+    if backend is PubSubBackend.LOCAL:
         missing = {k: v for k, v in _LOCAL_DEFAULTS.items() if not getattr(settings, k)}
         if missing and (
             adapter.implements("stream_contacts") or adapter.implements("handle_webhook")
@@ -97,6 +131,8 @@ def check_pubsub_settings(settings: Settings, adapter: Adapter) -> Settings:
                 ", ".join(name.upper() for name in missing),
             )
         return settings.with_(**missing)
+    if backend is PubSubBackend.EMULATOR and not settings.pubsub_emulator_host:
+        raise SettingsError("PUBSUB_EMULATOR_HOST", "required with PUBSUB_BACKEND=emulator")
     required: list[str] = []
     if adapter.implements("stream_contacts"):
         required += ["integration_name", "pubsub_topic_name_contact_streaming"]
@@ -105,34 +141,58 @@ def check_pubsub_settings(settings: Settings, adapter: Adapter) -> Settings:
     for name in dict.fromkeys(required):
         if not getattr(settings, name):
             variable = name.upper()
-            raise SettingsError(variable, f"required with {kind.value} Pub/Sub")
-    topics = [
-        settings.pubsub_topic_name_contact_streaming,
-        settings.pubsub_additional_topic_name,
-        settings.pubsub_topic_name_integration_events,
-        settings.pubsub_topic_name_update_provider_key,
-    ]
-    short = [t for t in topics if t and not t.startswith("projects/")]
-    if short and kind is PubSubKind.GOOGLE and not _project(settings):
-        raise SettingsError(
-            "GOOGLE_CLOUD_PROJECT", f"required for the short topic name {short[0]!r}"
-        )
-    if settings.google_cloud_project is None:
-        settings = settings.with_(google_cloud_project=_project(settings))
+            raise SettingsError(variable, f"required with {backend.value} Pub/Sub")
     return settings
 
 
-def create_publisher(settings: Settings) -> Publisher:
-    """The publisher the settings ask for."""
-    kind = pubsub_kind(settings)
-    if kind is PubSubKind.LOCAL:
-        return LocalPublisher()
+async def open_publisher(
+    settings: Settings, choice: BackendChoice | None = None
+) -> tuple[Publisher, Settings]:
+    """Open the chosen publisher (`choose_backend` when None); log one line naming it and why.
+
+    Returns the publisher and the settings with the Google project filled in
+    (from ``GOOGLE_CLOUD_PROJECT``, the key file, or the metadata server).
+
+    Raises:
+        SettingsError: no Google credentials, or no project for a short topic name.
+    """
+    choice = choice or choose_backend(settings)
+    if choice.backend is PubSubBackend.LOCAL:
+        _log.info("[PubSub] Local publisher: messages are only logged (%s)", choice.reason)
+        return LocalPublisher(), settings
     from gcloud.aio.pubsub import PublisherClient
 
-    if kind is PubSubKind.EMULATOR:
-        client = PublisherClient(
-            api_root=f"http://{settings.pubsub_emulator_host}/v1", api_is_dev=True
-        )
-    else:
-        client = PublisherClient(service_file=_credentials_file(settings))
-    return BatchingPublisher(client, timeout=settings.pubsub_publish_timeout)
+    if choice.backend is PubSubBackend.EMULATOR:
+        root = f"http://{settings.pubsub_emulator_host}/v1"
+        client = PublisherClient(api_root=root, api_is_dev=True)
+        _log.info("[PubSub] Emulator at %s (%s)", settings.pubsub_emulator_host, choice.reason)
+        return BatchingPublisher(client, timeout=settings.pubsub_publish_timeout), settings
+
+    credentials = GoogleCredentials(settings.google_application_credentials)
+    try:
+        await credentials.check(settings.pubsub_credentials_timeout)
+        project = settings.google_cloud_project or credentials.project()
+        if project is None and _short_topics(settings):
+            project = await credentials.metadata_project()
+            if project is None:
+                raise SettingsError(
+                    "GOOGLE_CLOUD_PROJECT",
+                    f"required for the short topic name {_short_topics(settings)[0]!r}",
+                )
+    except BaseException:
+        await credentials.close()
+        raise
+    root = api_root(settings.pubsub_api_endpoint)
+    # api_is_dev=False: every request carries the bearer token, whatever the endpoint.
+    client = PublisherClient(token=credentials.token, api_root=root, api_is_dev=False)
+    _log.info(
+        "[PubSub] Google Pub/Sub at %s, project %s, credentials: %s (%s)",
+        root,
+        project or "-",
+        credentials.source,
+        choice.reason,
+    )
+    publisher = BatchingPublisher(
+        client, timeout=settings.pubsub_publish_timeout, on_close=credentials.close
+    )
+    return publisher, settings.with_(google_cloud_project=project)

@@ -18,7 +18,7 @@ import logging
 import random
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,8 +143,10 @@ class BatchingPublisher(Publisher):
         retry_deadline: float = 60.0,
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
+        self._on_close = on_close
         self.max_messages = min(max_messages, MAX_MESSAGES_PER_REQUEST)
         self.max_bytes = min(max_bytes, MAX_REQUEST_BYTES - 1024)
         self.linger = linger
@@ -327,7 +329,11 @@ class BatchingPublisher(Publisher):
         """Flush what is queued (without further lingering), then close the client."""
         self._closed = True
         await self.flush()
-        await self.client.close()
+        try:
+            await self.client.close()
+        finally:
+            if self._on_close is not None:
+                await self._on_close()
 
 
 def _is_retryable(error: BaseException) -> bool:

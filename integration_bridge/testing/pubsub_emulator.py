@@ -6,7 +6,9 @@ pull and acknowledge. With ordering enabled, a key's next message is
 delivered only after the previous one was acknowledged (as the public
 reference describes); unacknowledged messages are redelivered after the ack
 deadline. Faults can be injected: fail the next publishes with a status, or
-drop their connections without an answer.
+drop their connections without an answer. With ``bearer_token`` set, every
+request must carry ``Authorization: Bearer <that token>`` (as Google's API
+requires) or is answered 401 ``UNAUTHENTICATED``.
 
 Usage::
 
@@ -27,6 +29,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 __all__ = ["PubSubEmulator", "PublishRequest", "ReceivedMessage"]
 
@@ -84,9 +87,19 @@ def _error(status: int, message: str, code: str) -> web.Response:
 class PubSubEmulator:
     """The emulator; start it with ``async with`` or `start`/`stop`."""
 
-    def __init__(self, *, ack_deadline: float = 10.0, auto_create_topics: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        ack_deadline: float = 10.0,
+        auto_create_topics: bool = False,
+        bearer_token: str | None = None,
+    ) -> None:
         self.ack_deadline = ack_deadline
         self.auto_create_topics = auto_create_topics
+        self.bearer_token = bearer_token
+        """When set, the token every request must carry (may be changed while running)."""
+        self.authorized_requests = 0
+        self.unauthorized_requests = 0
         self.topics: set[str] = set()
         self.subscriptions: dict[str, _Subscription] = {}
         self.publish_requests: list[PublishRequest] = []
@@ -102,13 +115,20 @@ class PubSubEmulator:
     # -- lifecycle ------------------------------------------------------------------
 
     @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``, a value for ``PUBSUB_API_ENDPOINT``."""
+        return f"http://{self.host}"
+
+    @property
     def host(self) -> str:
         """``127.0.0.1:<port>``, the value for ``PUBSUB_EMULATOR_HOST``."""
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> None:
         """Listen on a free loopback port."""
-        app = web.Application(client_max_size=MAX_REQUEST_BYTES * 2)
+        app = web.Application(
+            client_max_size=MAX_REQUEST_BYTES * 2, middlewares=[self._authorization]
+        )
         app.router.add_route("*", "/v1/projects/{project}/topics/{rest:.+}", self._topic)
         app.router.add_route(
             "*", "/v1/projects/{project}/subscriptions/{rest:.+}", self._subscription
@@ -131,6 +151,20 @@ class PubSubEmulator:
 
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
+
+    @web.middleware
+    async def _authorization(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.bearer_token is None:
+            return await handler(request)
+        if request.headers.get("Authorization") != f"Bearer {self.bearer_token}":
+            self.unauthorized_requests += 1
+            return _error(
+                401,
+                "Request had invalid authentication credentials.",
+                "UNAUTHENTICATED",
+            )
+        self.authorized_requests += 1
+        return await handler(request)
 
     # -- fault injection ----------------------------------------------------------------
 

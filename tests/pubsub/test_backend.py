@@ -1,0 +1,306 @@
+"""Pub/Sub backend choice (SPEC 7): Google with Application Default Credentials.
+
+A fake metadata server on loopback hands out the token (as Workload Identity
+does on GKE); the emulator, standing in for Google's endpoint, refuses any
+request without that bearer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gcloud.aio.auth  # noqa: F401 - imported first, as in a full run: reads GCE_METADATA_HOST now
+import pytest
+from aiohttp import web
+
+from integration_bridge import Adapter, Config, Contact, Settings, SettingsError, create_app
+from integration_bridge.appkeys import STREAMER
+from integration_bridge.pubsub.factory import PubSubBackend, api_root, choose_backend
+from integration_bridge.testing.metadata_server import FakeMetadataServer
+from integration_bridge.testing.pubsub_emulator import PubSubEmulator
+from tests.conftest import USER_HEADERS
+from tests.pubsub.conftest import CONTACTS_TOPIC, PROJECT, subscription
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "ya29.fake-workload-identity-token"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+class StreamingAdapter(Adapter):
+    async def stream_contacts(self, config: Config) -> AsyncIterator[list[Contact]]:
+        for start in range(0, 6, 2):
+            yield [
+                Contact(id=str(i), name=f"Contact {i}", phone_numbers=[])
+                for i in range(start, start + 2)
+            ]
+
+
+@pytest.fixture
+def no_adc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No key file, no gcloud ADC file, no emulator: only the metadata server is left."""
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "PUBSUB_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
+@pytest.fixture
+async def metadata(
+    monkeypatch: pytest.MonkeyPatch, no_adc: None
+) -> AsyncIterator[FakeMetadataServer]:
+    async with FakeMetadataServer(token=TOKEN, project=PROJECT) as server:
+        monkeypatch.setenv("GCE_METADATA_HOST", server.host)
+        yield server
+
+
+@pytest.fixture
+async def google() -> AsyncIterator[PubSubEmulator]:
+    """The emulator standing in for Google's endpoint: it wants the bearer token."""
+    async with PubSubEmulator(bearer_token=TOKEN) as emu:
+        emu.create_topic(CONTACTS_TOPIC)
+        emu.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
+        yield emu
+
+
+async def start(app: web.Application) -> None:
+    """Run the app's start-up (and its clean-up, whatever happens)."""
+    runner = web.AppRunner(app)
+    try:
+        await runner.setup()
+    finally:
+        await runner.cleanup()
+
+
+def google_settings(endpoint: str, **changes: Any) -> Settings:
+    base: dict[str, Any] = {
+        "integration_name": "test-bridge",
+        "pubsub_topic_name_contact_streaming": "contacts",  # short: project from metadata
+        "pubsub_api_endpoint": endpoint,
+        "pubsub_credentials_timeout": 2.0,
+        "shutdown_timeout": 2.0,
+    }
+    return Settings(**{**base, **changes})
+
+
+async def wait_for_messages(emu: PubSubEmulator, count: int) -> list[dict[str, Any]]:
+    received: list[dict[str, Any]] = []
+    for _ in range(200):
+        received += [m.json() for m in emu.drain(subscription(CONTACTS_TOPIC))]
+        if len(received) >= count:
+            return received
+        await asyncio.sleep(0.02)
+    return received
+
+
+@pytest.mark.parametrize(
+    ("settings", "backend", "reason"),
+    [
+        (Settings(), PubSubBackend.LOCAL, "no Pub/Sub topic is configured"),
+        (
+            Settings(pubsub_topic_name_integration_events="events"),
+            PubSubBackend.GOOGLE,
+            "PUBSUB_TOPIC_NAME_INTEGRATION_EVENTS is set",
+        ),
+        (
+            Settings(pubsub_additional_topic_name="mirror"),
+            PubSubBackend.GOOGLE,
+            "PUBSUB_ADDITIONAL_TOPIC_NAME is set",
+        ),
+        (
+            Settings(pubsub_emulator_host="127.0.0.1:1", pubsub_topic_name_contact_streaming="c"),
+            PubSubBackend.EMULATOR,
+            "PUBSUB_EMULATOR_HOST is set",
+        ),
+        (
+            Settings(pubsub_backend="local", pubsub_emulator_host="127.0.0.1:1"),
+            PubSubBackend.LOCAL,
+            "PUBSUB_BACKEND=local",
+        ),
+        (
+            Settings(pubsub_backend="google", pubsub_emulator_host="127.0.0.1:1"),
+            PubSubBackend.GOOGLE,
+            "PUBSUB_BACKEND=google",
+        ),
+        (
+            Settings(google_application_credentials="/key.json"),
+            PubSubBackend.LOCAL,
+            "no Pub/Sub topic is configured",
+        ),
+    ],
+)
+def test_backend_choice(settings: Settings, backend: PubSubBackend, reason: str) -> None:
+    choice = choose_backend(settings)
+    assert (choice.backend, choice.reason) == (backend, reason)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "https://europe-west3-pubsub.googleapis.com/v1"),
+        ("pubsub.googleapis.com:443", "https://pubsub.googleapis.com:443/v1"),
+        ("http://127.0.0.1:8085", "http://127.0.0.1:8085/v1"),
+        ("https://example.com/v1/", "https://example.com/v1"),
+    ],
+)
+def test_api_endpoint(value: str | None, expected: str) -> None:
+    env = {} if value is None else {"PUBSUB_API_ENDPOINT": value}
+    assert api_root(Settings.from_env(env).pubsub_api_endpoint) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PUBSUB_BACKEND", "gcp"),
+        ("PUBSUB_API_ENDPOINT", "ftp://pubsub.example.com"),
+        ("WEBHOOK_PUBLISH_TIMEOUT", "soon"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({variable: value})
+    assert error.value.variable == variable
+
+
+def test_emulator_backend_needs_the_host() -> None:
+    with pytest.raises(SettingsError, match="PUBSUB_EMULATOR_HOST"):
+        create_app(
+            StreamingAdapter(),
+            settings=google_settings("http://127.0.0.1:1", pubsub_backend="emulator"),
+        )
+
+
+async def test_stream_reaches_google_with_the_metadata_servers_token(
+    aiohttp_client: Any,
+    metadata: FakeMetadataServer,
+    google: PubSubEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="integration_bridge.pubsub")
+    app = create_app(StreamingAdapter(), settings=google_settings(google.url))
+    client = await aiohttp_client(app)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[PubSub]")]
+    assert lines == [
+        f"[PubSub] Google Pub/Sub at {google.url}/v1, project {PROJECT}, credentials: metadata"
+        " server (PUBSUB_TOPIC_NAME_CONTACT_STREAMING is set)"
+    ]
+    assert all(TOKEN not in record.getMessage() for record in caplog.records)
+
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert response.status == 200
+    timestamp = (await response.json())["timestamp"]
+    received = await wait_for_messages(google, 4)
+    assert [(m["state"], [c["id"] for c in m["contacts"]]) for m in received] == [
+        ("IN_PROGRESS", ["0", "1"]),
+        ("IN_PROGRESS", ["2", "3"]),
+        ("IN_PROGRESS", ["4", "5"]),
+        ("COMPLETE", []),
+    ]
+    assert {m["timestamp"] for m in received} == {timestamp}
+    assert google.unauthorized_requests == 0
+    assert google.authorized_requests >= 1
+    assert metadata.token_requests == 1  # cached, not fetched per request
+
+
+async def test_emulator_refuses_requests_without_the_token(
+    aiohttp_client: Any, metadata: FakeMetadataServer, google: PubSubEmulator
+) -> None:
+    metadata.token = "some-other-token"
+    client = await aiohttp_client(
+        create_app(StreamingAdapter(), settings=google_settings(google.url))
+    )
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert response.status == 200
+    streamer = client.app[STREAMER]
+    for _ in range(200):
+        if not streamer.running:
+            break
+        await asyncio.sleep(0.02)
+    assert google.unauthorized_requests >= 2  # the batch, then the FAILED state
+    assert google.authorized_requests == 0
+    assert google.drain(subscription(CONTACTS_TOPIC)) == []
+
+
+async def test_no_credentials_stops_start_up(
+    aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch, no_adc: None
+) -> None:
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{closed_port()}")
+    app = create_app(
+        StreamingAdapter(),
+        settings=google_settings("http://127.0.0.1:1", pubsub_credentials_timeout=0.5),
+    )
+    with pytest.raises(SettingsError) as error:
+        await start(app)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("GOOGLE_APPLICATION_CREDENTIALS: no Google credentials for Pub/Sub")
+    assert "Workload Identity" in message and "PUBSUB_BACKEND=local" in message
+
+
+async def test_metadata_server_without_a_service_account_stops_start_up(
+    aiohttp_client: Any, metadata: FakeMetadataServer
+) -> None:
+    metadata.status = 404
+    settings = google_settings("http://127.0.0.1:1", pubsub_credentials_timeout=0.5)
+    app = create_app(StreamingAdapter(), settings=settings)
+    with pytest.raises(SettingsError, match=r"metadata server: HTTP 404"):
+        await start(app)
+
+
+async def test_missing_key_file_stops_start_up(
+    aiohttp_client: Any, no_adc: None, tmp_path: Path
+) -> None:
+    settings = google_settings(
+        "http://127.0.0.1:1", google_application_credentials=str(tmp_path / "missing.json")
+    )
+    with pytest.raises(SettingsError, match="GOOGLE_APPLICATION_CREDENTIALS: cannot use"):
+        await start(create_app(StreamingAdapter(), settings=settings))
+
+
+def test_cli_without_credentials_fails_with_one_line(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GCE_METADATA_HOST": f"127.0.0.1:{closed_port()}",
+        "INTEGRATION_NAME": "demo",
+        "PUBSUB_TOPIC_NAME_CONTACT_STREAMING": "projects/p/topics/contacts",
+        "PUBSUB_TOPIC_NAME_INTEGRATION_EVENTS": "projects/p/topics/events",
+        "PUBSUB_CREDENTIALS_TIMEOUT": "0.5",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.run(
+        [sys.executable, "-m", "integration_bridge", "run", "examples.demo_bridge:DemoBridge"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert process.returncode == 2
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1, process.stderr
+    assert lines[0].startswith("error: GOOGLE_APPLICATION_CREDENTIALS: no Google credentials")
+
+
+async def test_local_defaults_do_not_turn_into_google(
+    aiohttp_client: Any, no_adc: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="integration_bridge.pubsub")
+    client = await aiohttp_client(create_app(StreamingAdapter(), settings=Settings()))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[PubSub]")]
+    assert lines[-1] == (
+        "[PubSub] Local publisher: messages are only logged (no Pub/Sub topic is configured)"
+    )
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert response.status == 200
