@@ -183,25 +183,28 @@ class Metrics:
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
 
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Time every request into the duration histogram, by route template and status."""
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as answer:
-        status = answer.status
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        method = request.method if request.method in _METHODS else "OTHER"
-        request.app[METRICS].requests.labels(method, route, str(status)).observe(
-            time.perf_counter() - started
-        )
+def metrics_middleware(metrics: Metrics) -> Any:
+    """Time every request into ``metrics``' duration histogram, by route template and status."""
+    requests = metrics.requests
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as answer:
+            status = answer.status
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            method = request.method if request.method in _METHODS else "OTHER"
+            requests.labels(method, route, str(status)).observe(time.perf_counter() - started)
+
+    return middleware
 
 
 @documented(
@@ -284,8 +287,8 @@ async def _sync_context(app: web.Application) -> AsyncIterator[None]:
 
 def install(app: web.Application) -> None:
     """Serve ``GET /metrics`` and record into it; call from `create_app`, before freezing."""
-    app[METRICS] = Metrics()
-    app.middlewares.insert(0, metrics_middleware)
+    app[METRICS] = metrics = Metrics()
+    app.middlewares.insert(0, metrics_middleware(metrics))
     app.cleanup_ctx.append(_sync_context)
     app.on_startup.append(_count_cache)
     app.router.add_get(METRICS_PATH, metrics_handler)

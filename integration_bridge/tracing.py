@@ -132,39 +132,43 @@ def log_fields(project: str | None) -> Callable[[], dict[str, Any] | None]:
     return fields
 
 
-@web.middleware
-async def tracing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def tracing_middleware(app: web.Application) -> Any:
     """One SERVER span per request, named by route template, continuing ``traceparent``."""
-    tracer = request.app.get(TRACER)
-    if tracer is None:  # not started yet (or a sub-application)
-        return await handler(request)
-    template = route_template(request)
-    method = request.method
-    name = f"{method} {template}" if template else method
-    attributes: dict[str, Any] = {"http.request.method": method}
-    if template:
-        attributes["http.route"] = template
-    with tracer.start_as_current_span(
-        name,
-        context=propagate.extract(request.headers),
-        kind=SpanKind.SERVER,
-        attributes=attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            response = await handler(request)
-        except web.HTTPException as answer:  # redirects and aiohttp's own answers
-            span.set_attribute("http.response.status_code", answer.status)
-            raise
-        except BaseException as error:
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-            raise
-        span.set_attribute("http.response.status_code", response.status)
-        if response.status >= 500:
-            span.set_status(Status(StatusCode.ERROR))
-        return response
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        tracer = app.get(TRACER)
+        if tracer is None:  # not started yet
+            return await handler(request)
+        template = route_template(request)
+        method = request.method
+        name = f"{method} {template}" if template else method
+        attributes: dict[str, Any] = {"http.request.method": method}
+        if template:
+            attributes["http.route"] = template
+        with tracer.start_as_current_span(
+            name,
+            context=propagate.extract(request.headers),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                response = await handler(request)
+            except web.HTTPException as answer:  # redirects and aiohttp's own answers
+                span.set_attribute("http.response.status_code", answer.status)
+                raise
+            except BaseException as error:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                raise
+            span.set_attribute("http.response.status_code", response.status)
+            if response.status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            return response
+
+    return middleware
 
 
 def _traced_coroutine(app: web.Application, name: str, method: Any) -> Any:
@@ -287,7 +291,7 @@ async def _hook_components(app: web.Application) -> None:
 
 def install(app: web.Application) -> None:
     """Trace ``app``: call from `create_app` before the app is frozen, only with tracing on."""
-    app.middlewares.insert(0, tracing_middleware)
+    app.middlewares.insert(0, tracing_middleware(app))
     app.cleanup_ctx.insert(0, _tracing_context)
     app.on_startup.append(_hook_components)
     _trace_adapter(app, app[ADAPTER])

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from integration_bridge import (
@@ -197,3 +198,18 @@ def test_every_worker_reaches_the_scrape(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     assert list(tmp_path.glob("ib-metrics-*")) == []  # removed on exit
+
+
+async def test_sub_application_routes_are_counted(aiohttp_client: Any) -> None:
+    async def ping(request: web.Request) -> web.Response:
+        return web.Response(text="pong")
+
+    extra = web.Application()
+    extra.router.add_get("/ping/{id}", ping)
+    settings = Settings(metrics_enabled=True)
+    app = create_app(MeteredAdapter(), settings=settings, routes=[("/extra", extra)])
+    client = await aiohttp_client(app)
+    assert (await client.get("/extra/ping/p-1")).status == 200
+    samples = await scrape(client)
+    duration = "bridge_http_request_duration_seconds_count"
+    assert value(samples, duration, method="GET", route="/extra/ping/{id}", status="200") == 1

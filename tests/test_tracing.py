@@ -270,3 +270,18 @@ asyncio.run(main())
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+async def test_sub_application_requests_are_traced(
+    aiohttp_client: Any, receiver: OtlpReceiver
+) -> None:
+    async def ping(request: web.Request) -> web.Response:
+        return web.Response(text="pong")
+
+    extra = web.Application()
+    extra.router.add_get("/ping/{id}", ping)
+    app = create_app(TracedAdapter(), settings=traced(receiver), routes=[("/extra", extra)])
+    client = await aiohttp_client(app)
+    assert (await client.get("/extra/ping/p-1")).status == 200
+    await client.close()
+    assert receiver.one("GET /extra/ping/{id}").kind == SERVER
