@@ -1,5 +1,6 @@
 """``python -m integration_bridge run MODULE:ATTR [--host H] [--port P] [--workers N|--reload]``.
 
+``python -m integration_bridge new NAME [--oauth2] [--directory DIR]`` writes a bridge project.
 ``python -m integration_bridge openapi [-o FILE]`` writes the API's OpenAPI document.
 """
 
@@ -172,6 +173,20 @@ def _shared_metrics_dir(settings: Settings, workers: int) -> str | None:
     return directory
 
 
+def _new(name: str, directory: str | None, oauth2: bool) -> int:
+    from pathlib import Path
+
+    from integration_bridge.scaffold import ScaffoldError, generate
+
+    try:
+        target = generate(name, Path(directory) if directory else None, oauth2=oauth2)
+    except ScaffoldError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"created {target}\nnext: cd {target} && scripts/test && scripts/run --port 8080")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line entry point; returns the exit code."""
     parser = argparse.ArgumentParser(
@@ -188,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="development: restart when a Python file of the bridge or framework changes",
     )
+    new = commands.add_parser("new", help="write a new bridge project (copier template)")
+    new.add_argument("name", help="the CRM's or bridge's name, e.g. acme")
+    new.add_argument("--oauth2", action="store_true", help="with the OAuth2 login")
+    new.add_argument("--directory", help="where to write it (default: ./<name>-bridge)")
     openapi = commands.add_parser("openapi", help="write the OpenAPI document of the bridge API")
     openapi.add_argument("-o", "--output", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
@@ -199,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         child = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--reload"]
         return run_with_reload(args.target, child)
+
+    if args.command == "new":
+        return _new(args.name, args.directory, args.oauth2)
 
     if args.command == "openapi":
         from integration_bridge.openapi import write_openapi

@@ -50,12 +50,13 @@ __all__ = [
 ]
 
 
-def adapter_fixture(factory: Callable[[], Adapter]) -> Any:
+def adapter_fixture(factory: Callable[[], Adapter] | Callable[[FakeCrm], Adapter]) -> Any:
     """A ``bridge_adapter`` fixture: ``bridge_adapter = adapter_fixture(MyBridge)`` in conftest.
 
     Args:
-        factory: an `Adapter` subclass or a zero-argument function making one;
-            called once per test.
+        factory: an `Adapter` subclass or a function making one, called once
+            per test; a function with one required argument gets the test's
+            started ``fake_crm``.
 
     Returns:
         The pytest fixture the plugin's ``bridge`` fixture uses.

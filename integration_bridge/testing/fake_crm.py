@@ -148,14 +148,14 @@ class FakeCrm:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on a free loopback port; returns the base URL (also in `url`)."""
+    async def start(self, port: int = 0) -> str:
+        """Serve on 127.0.0.1 (``port`` 0: a free port); returns the base URL (also in `url`)."""
         if self._runner is None:
             app = web.Application()
             app.router.add_route("*", "/{tail:.*}", self._dispatch)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+            await web.TCPSite(self._runner, "127.0.0.1", port).start()
             self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         return self.url
 

@@ -25,8 +25,9 @@ The fixtures are async; pytest-asyncio (which pytest-aiohttp brings) runs them.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import pytest_asyncio
@@ -47,19 +48,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(_INI, "MODULE:ATTR of the bridge's Adapter for the bridge fixture", default="")
 
 
-def adapter_fixture(factory: Callable[[], Adapter]) -> Any:
+def _takes_an_argument(factory: Callable[..., Adapter]) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in parameters
+    )
+
+
+def adapter_fixture(factory: Callable[[], Adapter] | Callable[[FakeCrm], Adapter]) -> Any:
     """A ``bridge_adapter`` fixture making a fresh adapter per test.
 
     Args:
-        factory: an `Adapter` subclass or a zero-argument function making one.
+        factory: an `Adapter` subclass or a function making one; a function
+            with one required argument gets the test's started ``fake_crm``
+            (to point the bridge at it and add the routes it uses).
 
     Returns:
         A pytest fixture; assign it to ``bridge_adapter`` in ``conftest.py``.
     """
+    if _takes_an_argument(factory):
+        with_crm = cast("Callable[[FakeCrm], Adapter]", factory)
+
+        @pytest.fixture(name="bridge_adapter")
+        def _bridge_adapter_on_crm(fake_crm: FakeCrm) -> Adapter:
+            return with_crm(fake_crm)
+
+        return _bridge_adapter_on_crm
+    plain = cast("Callable[[], Adapter]", factory)
 
     @pytest.fixture(name="bridge_adapter")
     def _bridge_adapter() -> Adapter:
-        return factory()
+        return plain()
 
     return _bridge_adapter
 
