@@ -13,13 +13,16 @@ from integration_bridge.helpers.calls import (
     get_text_description_for_call_event,
     product_name,
 )
+from integration_bridge.helpers.crm import CrmClient, CrmRequestError
 from integration_bridge.helpers.http import (
+    MAX_ERROR_BODY,
     RETRY_COUNT_HEADER,
     HttpError,
     HttpResponse,
     RateLimiter,
     RetryDecider,
     RetryDecision,
+    RetryPolicy,
     build_url,
     iterate_pages,
     paginate,
@@ -39,15 +42,19 @@ from integration_bridge.models import is_logged_integration_entity
 
 __all__ = [
     "DEFAULT_PRODUCT_NAME",
+    "MAX_ERROR_BODY",
     "RETRY_COUNT_HEADER",
     "ArrayDiff",
     "CallMembers",
+    "CrmClient",
+    "CrmRequestError",
     "HttpError",
     "HttpResponse",
     "OAuth2Client",
     "RateLimiter",
     "RetryDecider",
     "RetryDecision",
+    "RetryPolicy",
     "TokenExchangeStyle",
     "TokenSet",
     "anonymize_key",

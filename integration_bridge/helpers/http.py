@@ -16,14 +16,11 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import email.utils
 import inspect
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import aiohttp
@@ -32,14 +29,23 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from integration_bridge.memo import ByteBoundedLRU
+from integration_bridge.retry import (
+    NO_RETRY,
+    RETRYABLE_STATUSES,
+    RetryDecider,
+    RetryDecision,
+    RetryPolicy,
+)
 
 __all__ = [
+    "MAX_ERROR_BODY",
     "RETRY_COUNT_HEADER",
     "HttpError",
     "HttpResponse",
     "RateLimiter",
     "RetryDecider",
     "RetryDecision",
+    "RetryPolicy",
     "build_url",
     "iterate_pages",
     "paginate",
@@ -56,18 +62,6 @@ Req = TypeVar("Req")
 Page = TypeVar("Page")
 Item = TypeVar("Item")
 
-
-class RetryDecision(NamedTuple):
-    """Whether to try again, and after how many seconds."""
-
-    retry: bool
-    delay: float = 0.0
-
-
-RetryDecider = Callable[[BaseException, int], RetryDecision | Awaitable[RetryDecision]]
-"""Gets the error and how many retries were made so far; answers a `RetryDecision`."""
-
-NO_RETRY = RetryDecision(False)
 
 MAX_REDIRECTS = 10
 """Redirects `request_with_retry` follows for one attempt."""
@@ -131,8 +125,19 @@ class _ResponseInfo:
     headers: Mapping[str, str]
 
 
+MAX_ERROR_BODY = 64 * 1024
+"""Characters of a CRM's error body an `HttpError` keeps (the rest is cut off)."""
+
+
 class HttpError(aiohttp.ClientResponseError):
-    """A response with an error status; ``response.data`` holds the body as text."""
+    """A response with an error status, with a bounded copy of its body.
+
+    ``status`` is the CRM's status; ``body`` its answer as text (at most
+    `MAX_ERROR_BODY` characters), also as ``response.data`` for
+    `throw_and_delegate_error`; ``json()`` parses it, so a message such as
+    "Contact already exists" is not lost. The URL in the message has no query
+    or user info (they may carry credentials).
+    """
 
     def __init__(self, method: str, url: str, status: int, body: str, headers: Mapping[str, str]):
         super().__init__(
@@ -143,7 +148,18 @@ class HttpError(aiohttp.ClientResponseError):
             status=status,
             message=f"{method} {_safe_url(url)} answered {status}",
         )
-        self.response = _ResponseInfo(status, body, headers)
+        self.body = body[:MAX_ERROR_BODY]
+        self.response = _ResponseInfo(status, self.body, headers)
+
+    def json(self) -> Any:
+        """The body as JSON.
+
+        Raises:
+            ValueError: the body is not JSON (or was cut off).
+        """
+        import orjson
+
+        return orjson.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -166,34 +182,16 @@ class HttpResponse:
         return orjson.loads(self.body)
 
 
-def retry_after_seconds(error: BaseException) -> float | None:
-    """The ``Retry-After`` of an `HttpError` in seconds, when it says."""
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    value = headers.get("Retry-After") if headers else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None  # unreadable: the decider's own backoff applies
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return max(0.0, moment.timestamp() - time.time())
-
-
 def retry_on_status(
-    statuses: Iterable[int] = (429, 500, 502, 503, 504),
+    statuses: Iterable[int] = RETRYABLE_STATUSES,
     *,
     max_retries: int = 3,
     base_delay: float = 0.5,
     max_delay: float = 30.0,
 ) -> RetryDecider:
     """A decider: retry these statuses and connection errors, with exponential backoff.
+
+    A shorthand for `RetryPolicy` (the one policy the publisher uses too).
 
     Args:
         statuses: the response statuses worth another try.
@@ -203,24 +201,15 @@ def retry_on_status(
 
     Returns:
         A `RetryDecider`. A ``Retry-After`` header (seconds or an HTTP date)
-        wins over the computed delay. Other errors are never retried.
+        wins over the computed delay. Other errors, a malformed URL and a
+        refused TLS certificate are never retried.
     """
-    retryable = frozenset(statuses)
-
-    def decide(error: BaseException, retries: int) -> RetryDecision:
-        if retries >= max_retries:
-            return NO_RETRY
-        if isinstance(error, aiohttp.ClientResponseError):
-            if error.status not in retryable:
-                return NO_RETRY
-        elif not isinstance(error, aiohttp.ClientError | TimeoutError):
-            return NO_RETRY
-        delay = retry_after_seconds(error)
-        if delay is None:
-            delay = base_delay * 2**retries
-        return RetryDecision(True, min(delay, max_delay))
-
-    return decide
+    return RetryPolicy(
+        statuses=frozenset(statuses),
+        max_retries=max_retries,
+        base_delay=base_delay,
+        max_delay=max_delay,
+    )
 
 
 async def _decide(decider: RetryDecider, error: BaseException, retries: int) -> RetryDecision:
@@ -336,7 +325,6 @@ async def _send(
         async with session.request(
             method, current, headers=headers, allow_redirects=follow and other_hosts, **options
         ) as response:
-            body = await response.read()
             location = response.headers.get("Location")
             if follow and not other_hosts and response.status in _REDIRECT_STATUSES and location:
                 target = current.join(URL(location))
@@ -354,17 +342,33 @@ async def _send(
                 current = target
                 continue
             if response.status >= 400:
+                # Only the part of an error body that HttpError keeps is read.
+                head = await _read_at_most(response, MAX_ERROR_BODY * 4)
                 raise HttpError(
                     method,
                     str(url),
                     response.status,
-                    body.decode("utf-8", "replace"),
+                    head.decode("utf-8", "replace"),
                     CIMultiDict(response.headers),
                 )
+            body = await response.read()
             return HttpResponse(response.status, CIMultiDict(response.headers), body)
     raise HttpError(
         method, str(url), response.status, f"More than {MAX_REDIRECTS} redirects", CIMultiDict()
     )
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The first ``limit`` bytes of the body (all of it when shorter)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await response.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 async def iterate_pages(
@@ -379,7 +383,9 @@ async def iterate_pages(
     """Yield page after page (the original's ``paginateGenerator``).
 
     Args:
-        first_request: what to fetch first (a URL, a cursor, a page number...).
+        first_request: what to fetch first (a URL, a cursor, a page number...);
+            None is fetched too (a cursor API's first page has no cursor: no
+            ``""`` sentinel needed).
         fetch: fetches one page for a request.
         next_request: the request of the next page, or None at the end.
         is_done: True for the last page (checked after yielding it).
@@ -390,8 +396,8 @@ async def iterate_pages(
     Yields:
         Each page, as ``fetch`` returned it.
     """
-    request: Req | None = first_request
-    while request is not None:
+    request = first_request
+    while True:
         retries = 0
         while True:
             try:
@@ -406,15 +412,18 @@ async def iterate_pages(
         yield page
         if is_done(page):
             return
-        request = next_request(request, page)
-        if request is not None and page_delay > 0:
+        following = next_request(request, page)
+        if following is None:
+            return
+        request = following
+        if page_delay > 0:
             await asyncio.sleep(page_delay)
 
 
 async def paginate(
     first_request: Req,
     fetch: Callable[[Req], Awaitable[Page]],
-    next_request: Callable[[Req, Page], Req | None],
+    next_request: Callable[[Req, Page], Req | None] | Callable[[Req, Page, int], Req | None],
     items: Callable[[Page], Iterable[Item]],
     *,
     is_done: Callable[[Page], bool] = lambda page: False,
@@ -426,8 +435,10 @@ async def paginate(
     Args:
         first_request: what to fetch first (a URL, a cursor, a page number...).
         fetch: fetches one page for a request, e.g. with `request_with_retry`.
-        next_request: gets the request and its page; the next request, or None
-            at the end.
+        next_request: gets the request and its page, and, if it takes a third
+            argument, how many items were collected so far (this page's
+            included: stop when it reaches the total the API announced); the
+            next request, or None at the end.
         items: the items of a page, e.g. ``lambda body: body["results"]``.
         is_done: True for the last page, for APIs that say so in the page.
         page_delay: seconds to wait between pages.
@@ -438,11 +449,34 @@ async def paginate(
         The items of all pages, in order.
     """
     collected: list[Item] = []
+    follow = cast(Callable[..., Req | None], next_request)
+    wants_count = _positional_arity(next_request) >= 3
+
+    def next_of(request: Req, page: Page) -> Req | None:
+        if wants_count:
+            return follow(request, page, len(collected))
+        return follow(request, page)
+
     async for page in iterate_pages(
-        first_request, fetch, next_request, is_done=is_done, page_delay=page_delay, decide=decide
+        first_request, fetch, next_of, is_done=is_done, page_delay=page_delay, decide=decide
     ):
         collected.extend(items(page))
     return collected
+
+
+def _positional_arity(function: Callable[..., Any]) -> int:
+    """How many positional arguments ``function`` takes (many for ``*args``)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    count = 0
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return 1_000
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
 
 
 class RateLimiter:

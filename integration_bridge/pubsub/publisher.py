@@ -4,9 +4,9 @@
 messages for a linger time (or until a batch is full: message count or request
 bytes), sends them in one request, and only then sends the next batch — so at
 most one request per ordering key is in flight and a key's messages arrive in
-the order given. Retryable failures (connection errors, timeouts, 429, 500,
-502, 503, 504) are retried with exponential backoff and jitter up to a
-deadline; a final failure fails the batch and pauses the key: its later
+the order given. Retryable failures (the shared `RetryPolicy`: connection
+errors, timeouts, 408, 429, 500, 502, 503, 504) are retried with exponential
+backoff and jitter up to a deadline; a final failure fails the batch and pauses the key: its later
 messages fail fast with `OrderingKeyPaused` until `resume` is called, as
 Google's own clients do. Failures always reach the caller.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,6 +23,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+
+from integration_bridge.retry import RetryPolicy
 
 __all__ = [
     "MAX_MESSAGES_PER_REQUEST",
@@ -43,7 +44,6 @@ MAX_MESSAGES_PER_REQUEST = 1000
 MAX_REQUEST_BYTES = 10_000_000
 """Pub/Sub's limit of one publish request (we count the REST body, base64 included)."""
 
-_RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # JSON framing of one message in the REST body: {"data":"...","attributes":{},"orderingKey":"..."},
 _MESSAGE_OVERHEAD = 64
 
@@ -144,6 +144,7 @@ class BatchingPublisher(Publisher):
         initial_backoff: float = 0.1,
         max_backoff: float = 5.0,
         on_close: Callable[[], Awaitable[None]] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.client = client
         self._on_close = on_close
@@ -154,6 +155,9 @@ class BatchingPublisher(Publisher):
         self.retry_deadline = retry_deadline
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
+        self.retry = retry or RetryPolicy(
+            max_retries=None, base_delay=initial_backoff, max_delay=max_backoff, jitter=True
+        )
         self._lanes: dict[tuple[str, str | None], _Lane] = {}
         self._closed = False
         # Totals for metrics: messages accepted by Pub/Sub, messages failed, retried requests.
@@ -263,7 +267,6 @@ class BatchingPublisher(Publisher):
         ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_deadline
-        backoff = self.initial_backoff
         attempt = 0
         while True:
             attempt += 1
@@ -279,8 +282,8 @@ class BatchingPublisher(Publisher):
                         item.future.set_result(str(ids[index]) if index < len(ids) else "")
                 return
             except Exception as error:
-                retryable = _is_retryable(error)
-                if not retryable or loop.time() + backoff > deadline:
+                decision = self.retry(error, attempt - 1)
+                if not decision.retry or loop.time() + decision.delay > deadline:
                     self._fail(lane, batch, error, attempt)
                     return
                 self.retries += 1
@@ -289,10 +292,9 @@ class BatchingPublisher(Publisher):
                     lane.topic,
                     _describe(error),
                     attempt,
-                    backoff,
+                    decision.delay,
                 )
-                await asyncio.sleep(backoff * (0.5 + random.random() / 2))
-                backoff = min(backoff * 2, self.max_backoff)
+                await asyncio.sleep(decision.delay)
 
     def _fail(
         self, lane: _Lane, batch: list[_Pending], error: BaseException, attempts: int
@@ -334,12 +336,6 @@ class BatchingPublisher(Publisher):
         finally:
             if self._on_close is not None:
                 await self._on_close()
-
-
-def _is_retryable(error: BaseException) -> bool:
-    if isinstance(error, aiohttp.ClientResponseError):
-        return error.status in _RETRYABLE_STATUSES
-    return isinstance(error, aiohttp.ClientError | TimeoutError | ConnectionError)
 
 
 def _describe(error: BaseException) -> str:

@@ -386,3 +386,32 @@ async def test_redirects_within_the_host_are_followed(aiohttp_server: Any) -> No
             session, "GET", server.make_url("/go"), allow_redirects=False
         )
         assert none.status == 302
+
+
+async def test_a_cursor_api_needs_no_sentinel_for_its_first_page() -> None:
+    pages = {None: ([1, 2], "c1"), "c1": ([3], None)}
+    asked: list[str | None] = []
+
+    async def fetch(cursor: str | None) -> tuple[list[int], str | None]:
+        asked.append(cursor)
+        return pages[cursor]
+
+    collected = await paginate(None, fetch, lambda cursor, page: page[1], lambda page: page[0])
+    assert collected == [1, 2, 3]
+    assert asked == [None, "c1"]
+
+
+async def test_next_request_may_see_how_many_items_were_collected() -> None:
+    total = 25  # what the API announces, e.g. in X-Total
+    counts: list[int] = []
+
+    async def fetch(page: int) -> list[int]:
+        return list(range(page * 10, page * 10 + 10))  # this API never says it is done
+
+    def next_page(page: int, items: list[int], collected: int) -> int | None:
+        counts.append(collected)
+        return None if collected >= total else page + 1
+
+    collected = await paginate(0, fetch, next_page, lambda items: items)
+    assert counts == [10, 20, 30]
+    assert len(collected) == 30

@@ -82,7 +82,7 @@ async def test_retries_injected_503s_without_losing_or_reordering(
     assert payloads(emulator) == [{"n": n} for n in range(120)]
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 504])
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 504])
 async def test_other_retryable_statuses(
     emulator: PubSubEmulator, publisher: BatchingPublisher, status: int
 ) -> None:
