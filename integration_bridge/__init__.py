@@ -2,7 +2,6 @@
 
 from integration_bridge.adapter import Adapter
 from integration_bridge.app import create_app
-from integration_bridge.cache.token import get_fresh_access_token, update_provider_key
 from integration_bridge.cli import run
 from integration_bridge.errors import (
     DELEGATE_TO_FRONTEND_CODE,
@@ -76,6 +75,7 @@ from integration_bridge.models import (
     is_logged_integration_entity,
 )
 from integration_bridge.settings import Settings, SettingsError
+from integration_bridge.tokens import get_fresh_access_token, update_provider_key
 
 __version__ = "0.1.0"
 

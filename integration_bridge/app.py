@@ -6,6 +6,9 @@ lives in typed `AppKey`s; storage, the token cache, the adapter
 (`Adapter.startup`) and the Pub/Sub publisher are opened in ``cleanup_ctx`` in
 that order and closed in reverse, so running streams are drained while the
 adapter and the publisher are still up.
+Every ``cleanup_ctx`` of the framework is here (the optional tracing and
+metrics add their own in ``install(app)``, called from here): the other
+modules build their objects and know nothing of the app.
 """
 
 from __future__ import annotations
@@ -19,17 +22,29 @@ from aiohttp import web
 
 from integration_bridge import runtime
 from integration_bridge.adapter import Adapter
-from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, PUBSUB_BACKEND, SETTINGS, STORAGE
+from integration_bridge.appkeys import (
+    ADAPTER,
+    CONTACT_CACHE,
+    PUBLISHER,
+    PUBSUB_BACKEND,
+    SETTINGS,
+    STORAGE,
+    STREAMER,
+    TOKEN_CACHE,
+)
 from integration_bridge.cache.contacts import ContactCache
-from integration_bridge.cache.factory import check_redis_settings, create_storage
-from integration_bridge.cache.token import token_cache_context
+from integration_bridge.cache.factory import (
+    check_redis_settings,
+    create_storage,
+    create_token_cache,
+)
 from integration_bridge.contacts import prepare_contacts
 from integration_bridge.middlewares import cors_middleware, request_middleware
 from integration_bridge.models import Config
 from integration_bridge.openapi import install as install_openapi
 from integration_bridge.protocol import protocol_handler_args
-from integration_bridge.pubsub import pubsub_context
-from integration_bridge.pubsub.factory import check_pubsub_settings, choose_backend
+from integration_bridge.pubsub.factory import check_pubsub_settings, choose_backend, open_publisher
+from integration_bridge.pubsub.streaming import ContactStreamer
 from integration_bridge.routes import basic, calls, contacts, entities, oauth
 from integration_bridge.routes.streaming import stream_contacts_handler
 from integration_bridge.routes.webhooks import webhook_handler
@@ -83,6 +98,11 @@ async def _storage_context(app: web.Application) -> AsyncIterator[None]:
         await storage.close()
 
 
+async def _token_cache_context(app: web.Application) -> AsyncIterator[None]:
+    app[TOKEN_CACHE] = create_token_cache(app[SETTINGS], app[STORAGE])
+    yield
+
+
 async def _runtime_context(app: web.Application) -> AsyncIterator[None]:
     runtime.activate(app, started=True)
     try:
@@ -98,6 +118,20 @@ async def _adapter_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await adapter.shutdown()
+
+
+async def _pubsub_context(app: web.Application) -> AsyncIterator[None]:
+    """The publisher and the streamer; on shutdown drain the streams, flush, close."""
+    publisher, settings = await open_publisher(app[SETTINGS], app[PUBSUB_BACKEND])
+    app[SETTINGS] = settings  # with the Google project found at start-up
+    streamer = ContactStreamer(app[ADAPTER], publisher, settings)
+    app[PUBLISHER] = publisher
+    app[STREAMER] = streamer
+    try:
+        yield
+    finally:
+        await streamer.shutdown(settings.shutdown_timeout)
+        await publisher.close()
 
 
 def create_app(
@@ -136,9 +170,9 @@ def create_app(
     app[PUBSUB_BACKEND] = pubsub_backend
     app.cleanup_ctx.append(_runtime_context)
     app.cleanup_ctx.append(_storage_context)
-    app.cleanup_ctx.append(token_cache_context)
+    app.cleanup_ctx.append(_token_cache_context)
     app.cleanup_ctx.append(_adapter_context)
-    app.cleanup_ctx.append(pubsub_context)
+    app.cleanup_ctx.append(_pubsub_context)
     if settings.metrics_enabled:
         from integration_bridge import metrics  # imports prometheus-client only when on
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from integration_bridge.cache.storage import MemoryStorage, Storage
+from integration_bridge.cache.token import TokenCache
 from integration_bridge.settings import Settings, SettingsError
 
-__all__ = ["check_redis_settings", "create_storage"]
+__all__ = ["check_redis_settings", "create_storage", "create_token_cache"]
 
 
 def check_redis_settings(settings: Settings) -> None:
@@ -45,3 +46,13 @@ def create_storage(settings: Settings) -> Storage:
         settings.memory_cache_ttl_seconds,
         hot_bytes=settings.memory_cache_hot_bytes,
     )
+
+
+def create_token_cache(settings: Settings, storage: Storage) -> TokenCache:
+    """The token cache on ``storage``; inactive without ``OAUTH2_REDIRECT_URL`` (SPEC 6)."""
+    if not settings.oauth2_redirect_url:
+        return TokenCache(None)
+    prefix = "AUTH"
+    if settings.redis_url and settings.integration_name:
+        prefix = f"AUTH:{settings.integration_name}"
+    return TokenCache(storage, prefix=prefix, ttl=settings.token_cache_ttl)

@@ -1,10 +1,14 @@
-"""The OAuth access token cache (SPEC 6) and the functions adapters call.
+"""The OAuth access token cache (SPEC 6).
 
 Entries (compatible with the original): ``<prefix>:<api key>`` =
 ``{"accessToken": str | null, "isPending": bool}``, prefix ``AUTH`` or, on
 Redis, ``AUTH:<INTEGRATION_NAME>``. A refresh first takes a short-lived
 pending marker atomically, so other processes wait for its result instead of
 refreshing again; within a process, concurrent callers share one refresh.
+
+`TokenCache` knows only its `Storage`; the app builds it
+(`integration_bridge.cache.factory.create_token_cache`) and the functions
+adapters call (`integration_bridge.tokens`) find it through the running app.
 """
 
 from __future__ import annotations
@@ -12,23 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
-
-from integration_bridge import runtime
-from integration_bridge.appkeys import PUBLISHER, SETTINGS, STORAGE, TOKEN_CACHE
-from integration_bridge.cache.storage import Blob, MemoryStorage, Storage, StorageUnavailable
+from integration_bridge.cache.storage import Blob, Storage, StorageUnavailable
 from integration_bridge.models import Config
-from integration_bridge.settings import Settings
 
-__all__ = [
-    "TokenCache",
-    "get_fresh_access_token",
-    "token_cache_context",
-    "update_provider_key",
-]
+__all__ = ["RefreshFn", "TokenCache"]
 
 _log = logging.getLogger("integration_bridge.token")
 
@@ -172,68 +166,3 @@ class TokenCache:
             return
         entry = Blob.of({"accessToken": access_token, "isPending": False})
         await self._write(self.storage.set(self.key(api_key), entry, self.ttl))
-
-
-def _create(settings: Settings, storage: Storage | None) -> TokenCache:
-    if not settings.oauth2_redirect_url:
-        return TokenCache(None)
-    prefix = "AUTH"
-    if settings.redis_url and settings.integration_name:
-        prefix = f"AUTH:{settings.integration_name}"
-    return TokenCache(storage, prefix=prefix, ttl=settings.token_cache_ttl)
-
-
-async def token_cache_context(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx``: the app's token cache, on the app's storage."""
-    app[TOKEN_CACHE] = _create(app[SETTINGS], app[STORAGE])
-    yield
-
-
-_fallback: TokenCache | None = None
-
-
-def _current() -> tuple[TokenCache, web.Application | None]:
-    global _fallback
-    try:
-        app = runtime.current_app()
-    except RuntimeError:
-        if _fallback is None:
-            settings = Settings.from_env()
-            _fallback = _create(settings, MemoryStorage())
-        return _fallback, None
-    return app[TOKEN_CACHE], app
-
-
-async def get_fresh_access_token(config: Config, refresh_fn: RefreshFn, force: bool = False) -> str:
-    """The cached access token for ``config.api_key``, refreshed when needed.
-
-    Args:
-        config: the caller's configuration; ``api_key`` keys the cache.
-        refresh_fn: ``async (config) -> str`` making a new access token.
-        force: refresh now even when a token is cached.
-
-    Returns:
-        The access token. Concurrent callers share one refresh; across
-        processes a pending marker makes the others wait for its result.
-        Without ``OAUTH2_REDIRECT_URL`` nothing is cached and ``refresh_fn`` is
-        called (still once for concurrent callers; one warning is logged). The
-        original framework answers 500 in that case instead.
-    """
-    cache, _ = _current()
-    return await cache.get(config, refresh_fn, force)
-
-
-async def update_provider_key(config: Config, access_token: str, provider_key: str) -> None:
-    """Cache ``access_token`` under the new ``provider_key`` and announce the new key.
-
-    Publishes ``{"userId", "integrationName", "providerKey"}`` to
-    ``PUBSUB_TOPIC_NAME_UPDATE_PROVIDER_KEY``.
-    """
-    cache, app = _current()
-    await cache.store(provider_key, access_token)
-    if app is None:
-        _log.warning("[updateProviderKey] No running bridge: provider key update not published")
-        return
-    from integration_bridge.pubsub.events import publish_provider_key_update
-
-    await publish_provider_key_update(app[PUBLISHER], app[SETTINGS], config, provider_key)

@@ -21,7 +21,6 @@ from integration_bridge import (
     runtime,
     update_provider_key,
 )
-from integration_bridge.cache import token as token_module
 from integration_bridge.cache.redis import RedisStorage
 from integration_bridge.cache.storage import Blob, MemoryStorage
 from integration_bridge.cache.token import TokenCache
@@ -213,20 +212,16 @@ async def test_inactive_cache_refreshes_every_time_and_warns_once(
     assert len(caplog.records) == 1
 
 
-async def test_without_a_running_app_a_process_wide_cache_is_used(
+async def test_without_a_running_app_the_functions_refuse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("OAUTH2_REDIRECT_URL", "https://x.example/done")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.setattr(token_module, "_fallback", None)
     monkeypatch.setattr(runtime, "_last_started", None)
     refresh = Refresher(0)
-    assert await get_fresh_access_token(CONFIG, refresh) == "token-1"
-    assert await get_fresh_access_token(CONFIG, refresh) == "token-1"
-    await update_provider_key(CONFIG, "moved", "provider-key-2")
-    moved = Config(user_id="u1", api_key="provider-key-2")
-    assert await get_fresh_access_token(moved, refresh) == "moved"
-    assert refresh.calls == 1
+    with pytest.raises(RuntimeError, match=r"^get_fresh_access_token needs a running bridge app"):
+        await get_fresh_access_token(CONFIG, refresh)
+    with pytest.raises(RuntimeError, match=r"^update_provider_key needs a running bridge app"):
+        await update_provider_key(CONFIG, "moved", "provider-key-2")
+    assert refresh.calls == 0
 
 
 class TokenBridge(Adapter):
@@ -246,6 +241,22 @@ async def test_module_function_uses_the_apps_cache(aiohttp_client: Any) -> None:
     )
     assert {await r.json() for r in responses} == {"token-1"}
     assert bridge.refresh.calls == 1
+
+
+async def test_update_provider_key_stores_the_token_under_the_new_key(
+    aiohttp_client: Any,
+) -> None:
+    class MovingBridge(TokenBridge):
+        async def get_account_id(self, config: Config) -> str:
+            await update_provider_key(config, "moved-token", "provider-key-2")
+            moved = Config(user_id=config.user_id, api_key="provider-key-2")
+            return await get_fresh_access_token(moved, self.refresh)
+
+    bridge = MovingBridge()
+    app = create_app(bridge, settings=Settings(oauth2_redirect_url="https://x.example/done"))
+    client = await aiohttp_client(app)
+    assert await (await client.get("/account/id", headers=USER_HEADERS)).json() == "moved-token"
+    assert bridge.refresh.calls == 0
 
 
 async def test_without_oauth2_nothing_is_cached(aiohttp_client: Any) -> None:
