@@ -126,6 +126,6 @@ async def bridge(
     aiohttp_client: Any, bridge_adapter: Adapter, bridge_settings: dict[str, Any]
 ) -> TestClient[Any, Any]:
     """A test client of the whole bridge (routes, middlewares, caches, local publisher)."""
-    from integration_bridge.testing import bridge_client
+    from integration_bridge.testing.client import bridge_client
 
     return await bridge_client(aiohttp_client, bridge_adapter, **bridge_settings)
