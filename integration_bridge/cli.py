@@ -25,7 +25,7 @@ from aiohttp import web
 from integration_bridge.adapter import Adapter
 from integration_bridge.settings import Settings, SettingsError
 
-__all__ = ["load_adapter", "main", "run"]
+__all__ = ["framework_openapi", "load_adapter", "main", "run", "write_openapi"]
 
 _log = logging.getLogger("integration_bridge.cli")
 
@@ -223,8 +223,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new(args.name, args.directory, args.oauth2)
 
     if args.command == "openapi":
-        from integration_bridge.openapi import write_openapi
-
         write_openapi(args.output)
         return 0
 
@@ -269,3 +267,26 @@ def run(
     settings = settings or Settings.from_env()
     app = create_app(adapter, settings=settings)
     _serve("", host, settings.port if port is None else port, settings, False, app=app)
+
+
+def framework_openapi() -> dict[str, Any]:
+    """The OpenAPI document of the framework's routes (the same for every adapter)."""
+    from integration_bridge.app import create_app
+    from integration_bridge.openapi import build_openapi
+
+    class _AllRoutes(Adapter):
+        """No method implemented: the framework serves the same routes for every adapter."""
+
+    return build_openapi(create_app(_AllRoutes(), settings=Settings()))
+
+
+def write_openapi(output: str | None = None) -> None:
+    """Write `framework_openapi` as indented JSON to ``output`` (a path), or to stdout."""
+    import orjson
+
+    text = orjson.dumps(framework_openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    if output:
+        with open(output, "wb") as file:
+            file.write(text)
+    else:
+        sys.stdout.buffer.write(text)

@@ -15,7 +15,6 @@ framework's document without running a bridge.
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -33,10 +32,8 @@ __all__ = [
     "Reply",
     "build_openapi",
     "documented",
-    "framework_openapi",
     "openapi_handler",
     "undocumented_routes",
-    "write_openapi",
 ]
 
 OPENAPI_PATH = "/openapi.json"
@@ -440,25 +437,3 @@ async def openapi_handler(request: web.Request) -> web.Response:
         body = orjson.dumps(build_openapi(request.app), option=orjson.OPT_INDENT_2)
         cache["json"] = body
     return web.Response(body=body, content_type="application/json", charset="utf-8")
-
-
-def framework_openapi() -> dict[str, Any]:
-    """The document of the framework's routes (the same for every adapter)."""
-    from integration_bridge.adapter import Adapter
-    from integration_bridge.app import create_app
-    from integration_bridge.settings import Settings
-
-    class _AllRoutes(Adapter):
-        """No method implemented: the framework serves the same routes for every adapter."""
-
-    return build_openapi(create_app(_AllRoutes(), settings=Settings()))
-
-
-def write_openapi(output: str | None = None) -> None:
-    """Write `framework_openapi` as indented JSON to ``output`` (a path), or to stdout."""
-    text = orjson.dumps(framework_openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    if output:
-        with open(output, "wb") as file:
-            file.write(text)
-    else:
-        sys.stdout.buffer.write(text)
