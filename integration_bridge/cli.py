@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from integration_bridge.reload import run_with_reload
 
         child = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--reload"]
-        return run_with_reload(args.target, child)
+        return run_with_reload(args.target, child, main)
 
     if args.command == "new":
         return _new(args.name, args.directory, args.oauth2)

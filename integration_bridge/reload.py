@@ -14,7 +14,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["run_with_reload", "watched_paths"]
@@ -56,18 +56,18 @@ def watched_paths(target: str, cwd: Path | None = None) -> list[Path]:
     return paths
 
 
-def _serve(argv: list[str]) -> None:
-    from integration_bridge.cli import main
-
+def _serve(main: Callable[[list[str]], int], argv: list[str]) -> None:
     sys.exit(main(argv))
 
 
-def run_with_reload(target: str, argv: Sequence[str]) -> int:
-    """Run ``python -m integration_bridge <argv>`` in a child, restarted on changes.
+def run_with_reload(target: str, argv: Sequence[str], main: Callable[[list[str]], int]) -> int:
+    """Run ``main(argv)`` in a child process, restarted on changes.
 
     Args:
         target: the ``MODULE:ATTR`` of the bridge, to find what to watch.
         argv: the command line for the child (without ``--reload``).
+        main: the command line entry point (`integration_bridge.cli.main`);
+            passed in so that this module does not import the CLI back.
 
     Returns:
         The exit code (0 after Ctrl-C or SIGTERM).
@@ -89,7 +89,7 @@ def run_with_reload(target: str, argv: Sequence[str]) -> int:
     watchfiles.run_process(
         *paths,
         target=_serve,
-        args=(list(argv),),
+        args=(main, list(argv)),
         target_type="function",
         callback=changed,
         watch_filter=watchfiles.PythonFilter(),
