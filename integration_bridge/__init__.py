@@ -74,6 +74,8 @@ from integration_bridge.models import (
     Task,
     is_logged_integration_entity,
 )
+from integration_bridge.pubsub.bridge_publisher import BridgePublisher, get_publisher
+from integration_bridge.pubsub.publisher import OrderingKeyPaused, PublishError
 from integration_bridge.settings import Settings, SettingsError
 from integration_bridge.tokens import get_fresh_access_token, update_provider_key
 
@@ -85,6 +87,7 @@ __all__ = [
     "RETRY_COUNT_HEADER",
     "Adapter",
     "ArrayDiff",
+    "BridgePublisher",
     "CallDirection",
     "CallEvent",
     "CallEventEntity",
@@ -114,9 +117,11 @@ __all__ = [
     "LoggedIntegrationEntity",
     "OAuth2Client",
     "OAuth2Credentials",
+    "OrderingKeyPaused",
     "PhoneNumber",
     "PhoneNumberLabel",
     "PhoneNumberType",
+    "PublishError",
     "RateLimiter",
     "RelatedEntity",
     "RetryDecider",
@@ -141,6 +146,7 @@ __all__ = [
     "format_duration_hms",
     "get_call_members",
     "get_fresh_access_token",
+    "get_publisher",
     "get_text_description_for_call_event",
     "is_logged_integration_entity",
     "iterate_pages",

@@ -31,6 +31,7 @@ SPEC_NAMES = {
     "IntegrationDefinedOptions",
     "IntegrationsEvent",
     "OAuth2Credentials",
+    "get_publisher",
 }
 
 

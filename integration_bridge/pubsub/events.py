@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -27,28 +28,51 @@ def unique_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def publish_integration_events(
-    publisher: Publisher, settings: Settings, events: Iterable[dict[str, Any]]
-) -> int:
-    """Publish each event as ``{"integrationName", ...event}``; returns how many went out.
+    publisher: Publisher,
+    settings: Settings,
+    events: Iterable[dict[str, Any]],
+    timeout: float | None = None,  # noqa: ASYNC109 - the webhook's bound, not a call timeout
+) -> bool:
+    """Publish each event as ``{"integrationName", ...event}``; True when all went out.
 
-    A failed publish is logged and does not stop the others.
+    Waits at most ``timeout`` seconds (``WEBHOOK_PUBLISH_TIMEOUT`` when None).
+    An event not published by then goes on in the background but counts as
+    not published, so the CRM delivers the webhook again (at least once).
     """
+    if timeout is None:
+        timeout = settings.webhook_publish_timeout
+    unique = unique_events(events)
+    if not unique:
+        return True
     if not settings.pubsub_topic_name_integration_events:
         _log.error("[handleWebhook] PUBSUB_TOPIC_NAME_INTEGRATION_EVENTS is not set")
-        return 0
+        return False
     topic = topic_path(settings.pubsub_topic_name_integration_events, settings.google_cloud_project)
     futures = [
         publisher.submit(topic, {"integrationName": settings.integration_name, **event})
-        for event in unique_events(events)
+        for event in unique
     ]
-    published = 0
-    for future in futures:
-        try:
-            await future
-            published += 1
-        except PublishError as error:
-            _log.error("[handleWebhook] Publishing an integration event failed: %s", error)
-    return published
+    done, pending = await asyncio.wait(futures, timeout=timeout)
+    failed = [f for f in done if f.cancelled() or f.exception() is not None]
+    for future in failed[:1]:
+        error = "cancelled" if future.cancelled() else future.exception()
+        _log.error("[handleWebhook] Publishing an integration event failed: %s", error)
+    for future in pending:
+        future.add_done_callback(_retrieve)
+    if pending:
+        _log.error(
+            "[handleWebhook] %d of %d integration event(s) not published within %gs",
+            len(pending),
+            len(futures),
+            timeout,
+        )
+    return not failed and not pending
+
+
+def _retrieve(future: asyncio.Future[str]) -> None:
+    """Take a late publish's outcome so that asyncio does not report it as unretrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def publish_provider_key_update(

@@ -54,6 +54,53 @@ def split_contacts(
     return chunks
 
 
+class _Mirror:
+    """One stream's copies on the mirror topic: failures are logged, never raised."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.failed = 0
+        self.first_error: BaseException | None = None
+
+    def submit(
+        self,
+        publisher: Publisher,
+        data: bytes,
+        ordering_key: str,
+        trace: dict[str, str] | None,
+    ) -> asyncio.Future[str]:
+        """Hand a copy over; the returned future resolves to "" instead of failing."""
+        loop = asyncio.get_running_loop()
+        settled: asyncio.Future[str] = loop.create_future()
+        inner = publisher.submit(self.topic, data, ordering_key, trace)
+
+        def done(future: asyncio.Future[str]) -> None:
+            error = None if future.cancelled() else future.exception()
+            if error is not None:
+                self.failed += 1
+                if self.first_error is None:
+                    self.first_error = error
+                    _log.error(
+                        "[streamContacts] Mirroring to %s failed, the stream goes on: %s",
+                        self.topic,
+                        error,
+                    )
+            if not settled.done():
+                settled.set_result("" if error is not None else future.result())
+
+        inner.add_done_callback(done)
+        return settled
+
+    def report(self) -> None:
+        """One line at the end of a stream whose mirror lost messages."""
+        if self.failed:
+            _log.warning(
+                "[streamContacts] %d message(s) of the stream did not reach the mirror topic %s",
+                self.failed,
+                self.topic,
+            )
+
+
 class ContactStreamer:
     """Starts, tracks and drains contact streams."""
 
@@ -62,14 +109,12 @@ class ContactStreamer:
         self.publisher = publisher
         self.settings = settings
         project = settings.google_cloud_project
-        self.topics = [
-            topic_path(name, project)
-            for name in (
-                settings.pubsub_topic_name_contact_streaming,
-                settings.pubsub_additional_topic_name,
-            )
-            if name
-        ]
+        main = settings.pubsub_topic_name_contact_streaming
+        mirror = settings.pubsub_additional_topic_name
+        self.topic = topic_path(main, project) if main else None
+        self.mirror_topic = topic_path(mirror, project) if mirror else None
+        """``PUBSUB_ADDITIONAL_TOPIC_NAME``: every message; its failures never fail a stream."""
+        self.topics = [topic for topic in (self.topic, self.mirror_topic) if topic]
         self.max_in_flight = 32
         self.max_message_bytes = MAX_MESSAGE_DATA_BYTES
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -126,19 +171,21 @@ class ContactStreamer:
             message.update(trace)
         return message
 
-    async def _publish(
-        self, message: dict[str, Any], ordering_key: str, trace: dict[str, str] | None = None
-    ) -> None:
-        data = orjson.dumps(message)
-        await asyncio.gather(
-            *(self.publisher.publish(topic, data, ordering_key, trace) for topic in self.topics)
-        )
-
     def _submit(
-        self, message: dict[str, Any], ordering_key: str, trace: dict[str, str] | None = None
+        self,
+        message: dict[str, Any],
+        ordering_key: str,
+        trace: dict[str, str] | None,
+        mirror: _Mirror | None,
     ) -> list[asyncio.Future[str]]:
+        """Hand a message to the main topic and the mirror; mirror futures never raise."""
         data = orjson.dumps(message)
-        return [self.publisher.submit(topic, data, ordering_key, trace) for topic in self.topics]
+        futures = []
+        if self.topic is not None:
+            futures.append(self.publisher.submit(self.topic, data, ordering_key, trace))
+        if mirror is not None:
+            futures.append(mirror.submit(self.publisher, data, ordering_key, trace))
+        return futures
 
     async def _run(
         self,
@@ -153,6 +200,7 @@ class ContactStreamer:
         contacts = 0
         state = "COMPLETE"
         in_flight: deque[asyncio.Future[str]] = deque()
+        mirror = _Mirror(self.mirror_topic) if self.mirror_topic else None
         try:
             async for batch in self.adapter.stream_contacts(config):
                 if not batch:
@@ -164,7 +212,7 @@ class ContactStreamer:
                     continue
                 for chunk in split_contacts(prepared, envelope, self.max_message_bytes):
                     message = self._message(config, timestamp, chunk, "IN_PROGRESS", trace)
-                    in_flight.extend(self._submit(message, ordering_key, trace))
+                    in_flight.extend(self._submit(message, ordering_key, trace, mirror))
                     # Pipelined, so batches share requests; bounded, so memory stays flat.
                     while len(in_flight) > self.max_in_flight:
                         await in_flight.popleft()
@@ -186,7 +234,7 @@ class ContactStreamer:
                     future.cancel()
                 elif not future.cancelled():
                     future.exception()  # retrieved: a failure was already reported
-        await self._finish(config, timestamp, ordering_key, state, contacts, trace)
+        await self._finish(config, timestamp, ordering_key, state, contacts, trace, mirror)
 
     async def _finish(
         self,
@@ -196,15 +244,27 @@ class ContactStreamer:
         state: str,
         contacts: int,
         trace: dict[str, str] | None = None,
+        mirror: _Mirror | None = None,
     ) -> None:
         for topic in self.topics:
             self.publisher.resume(topic, ordering_key)
+        message = self._message(config, timestamp, [], state, trace)
+        mirrored: asyncio.Future[str] | None = None
+        if mirror is not None:
+            # A mirror that lost messages must not announce a complete stream.
+            mirror_message = message if not mirror.failed else {**message, "state": "FAILED"}
+            data = orjson.dumps(mirror_message)
+            mirrored = mirror.submit(self.publisher, data, ordering_key, trace)
         try:
-            message = self._message(config, timestamp, [], state, trace)
-            await self._publish(message, ordering_key, trace)
+            if self.topic is not None:
+                await self.publisher.publish(self.topic, orjson.dumps(message), ordering_key, trace)
         except PublishError as error:
             _log.error("[streamContacts] Could not publish the %s state: %s", state, error)
             return
+        finally:
+            if mirrored is not None and mirror is not None:
+                await mirrored
+                mirror.report()
         _log.info("[streamContacts] Stream %s with %d contacts", state.lower(), contacts)
 
     async def shutdown(self, timeout: float) -> None:  # noqa: ASYNC109 - a drain bound

@@ -44,12 +44,14 @@ def _event(value: Any) -> dict[str, Any]:
     )
 )
 async def webhook_handler(request: web.Request) -> web.Response:
-    """Verify a CRM webhook, turn it into events and publish them; 200 ``OK``."""
+    """Verify a CRM webhook, turn it into events and publish them; 200 ``OK``, or 503."""
     adapter = request.app[ADAPTER]
     require(adapter, "handle_webhook")
     require(adapter, "verify_webhook_request")
     if not await adapter.verify_webhook_request(request):
         return text_response("Webhook verification failed", status=403)
     events = [_event(event) for event in await adapter.handle_webhook(request) or []]
-    await publish_integration_events(request.app[PUBLISHER], request.app[SETTINGS], events)
+    # Bounded by WEBHOOK_PUBLISH_TIMEOUT: a CRM never waits through every retry.
+    if not await publish_integration_events(request.app[PUBLISHER], request.app[SETTINGS], events):
+        return text_response("Publishing integration events failed", status=503)
     return text_response("OK")

@@ -105,6 +105,7 @@ class PubSubEmulator:
         self.publish_requests: list[PublishRequest] = []
         self.rejected_requests = 0
         self._fail: deque[int] = deque()
+        self._fail_topic: dict[str, deque[int]] = {}
         self._drop = 0
         self._fail_every: tuple[int, int] | None = None
         self._publish_count = 0
@@ -168,9 +169,12 @@ class PubSubEmulator:
 
     # -- fault injection ----------------------------------------------------------------
 
-    def fail_next_publishes(self, count: int, status: int = 503) -> None:
-        """Answer the next ``count`` publish requests with ``status``."""
-        self._fail.extend([status] * count)
+    def fail_next_publishes(self, count: int, status: int = 503, topic: str | None = None) -> None:
+        """Answer the next ``count`` publish requests (to ``topic`` if given) with ``status``."""
+        if topic is None:
+            self._fail.extend([status] * count)
+        else:
+            self._fail_topic.setdefault(topic, deque()).extend([status] * count)
 
     def drop_next_publishes(self, count: int) -> None:
         """Close the connection of the next ``count`` publish requests without an answer."""
@@ -236,7 +240,11 @@ class PubSubEmulator:
             if transport is not None:
                 transport.abort()
             raise asyncio.CancelledError  # no answer at all
-        status = self._fail.popleft() if self._fail else None
+        status = None
+        if self._fail_topic.get(topic):
+            status = self._fail_topic[topic].popleft()
+        elif self._fail:
+            status = self._fail.popleft()
         if status is None and self._fail_every and self._publish_count % self._fail_every[0] == 0:
             status = self._fail_every[1]
         if status is not None:

@@ -125,6 +125,39 @@ async def test_additional_topic_mirrors_every_message(
     assert main == mirror and len(main) == 2
 
 
+async def test_mirror_failures_never_fail_the_stream(
+    aiohttp_client: Any, emulator: PubSubEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.fail_next_publishes(100, status=403, topic=MIRROR_TOPIC)
+    adapter = StreamingAdapter([[contact("1")], [contact("2")]], delay=0.02)
+    await stream(aiohttp_client, emulator, adapter, pubsub_additional_topic_name=MIRROR_TOPIC)
+    main = [m.json() for m in await messages(emulator)]
+    assert [b["state"] for b in main] == ["IN_PROGRESS", "IN_PROGRESS", "COMPLETE"]
+    assert emulator.drain(subscription(MIRROR_TOPIC)) == []
+    mirror_lines = [
+        r
+        for r in caplog.records
+        if r.name == "integration_bridge.stream" and "mirror" in r.getMessage().lower()
+    ]
+    assert [r.levelname for r in mirror_lines] == ["ERROR", "WARNING"]
+    assert MIRROR_TOPIC in mirror_lines[0].getMessage()
+    assert "3 message(s)" in mirror_lines[1].getMessage()
+
+
+async def test_mirror_that_lost_a_message_ends_failed(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    emulator.fail_next_publishes(1, status=403, topic=MIRROR_TOPIC)
+    adapter = StreamingAdapter([[contact("1")], [contact("2")]], delay=0.02)
+    await stream(aiohttp_client, emulator, adapter, pubsub_additional_topic_name=MIRROR_TOPIC)
+    main = [m.json() for m in await messages(emulator)]
+    assert [b["state"] for b in main] == ["IN_PROGRESS", "IN_PROGRESS", "COMPLETE"]
+    mirror = [m.json() for m in await messages(emulator, MIRROR_TOPIC)]
+    # The key is paused on the mirror after its failure, so it gets no more contacts,
+    # and it is not told that the stream was complete.
+    assert [b["state"] for b in mirror] == ["FAILED"]
+
+
 async def test_publish_retries_keep_the_stream_whole(
     aiohttp_client: Any, emulator: PubSubEmulator
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +16,7 @@ from integration_bridge import (
     get_fresh_access_token,
     update_provider_key,
 )
+from integration_bridge.appkeys import PUBLISHER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 from tests.conftest import USER_HEADERS
 from tests.pubsub.conftest import EVENTS_TOPIC, KEYS_TOPIC, pubsub_settings, subscription
@@ -77,14 +80,58 @@ async def test_webhook_needs_verification_too(
     assert await response.text() == "Webhook verification not implemented"
 
 
-async def test_failed_publish_does_not_fail_the_request(
-    aiohttp_client: Any, emulator: PubSubEmulator
-) -> None:
+async def test_failed_publish_answers_503(aiohttp_client: Any, emulator: PubSubEmulator) -> None:
     client = await aiohttp_client(create_app(WebhookAdapter(), settings=pubsub_settings(emulator)))
     emulator.fail_next_publishes(1, status=400)
     response = await client.post("/webhook", json={"events": [EVENT]})
-    assert response.status == 200
+    assert response.status == 503
+    assert await response.text() == "Publishing integration events failed"
     assert emulator.rejected_requests == 1
+
+
+async def test_one_failed_event_of_several_answers_503(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    app = create_app(WebhookAdapter(), settings=pubsub_settings(emulator))
+    client = await aiohttp_client(app)
+    client.app[PUBLISHER].max_messages = 1  # type: ignore[attr-defined] # one request per event
+    emulator.fail_every(2, status=400)
+    other = {**EVENT, "contactId": "c2"}
+    response = await client.post("/webhook", json={"events": [EVENT, other]})
+    assert response.status == 503
+    assert len(emulator.drain(subscription(EVENTS_TOPIC))) == 1
+
+
+async def test_unreachable_pubsub_answers_503_within_the_bound(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    settings = pubsub_settings(emulator, webhook_publish_timeout=0.3)
+    client = await aiohttp_client(create_app(WebhookAdapter(), settings=settings))
+    emulator.fail_every(1, status=503)  # retryable: the publisher keeps trying for a minute
+    started = time.monotonic()
+    response = await client.post("/webhook", json={"events": [EVENT]})
+    elapsed = time.monotonic() - started
+    assert response.status == 503
+    assert await response.text() == "Publishing integration events failed"
+    assert elapsed < 5  # the bound (0.3 s), not the publisher's retry deadline (60 s)
+    # The publish goes on in the background and gets through once Pub/Sub is back.
+    emulator.fail_every(0)
+    for _ in range(300):
+        if emulator.drain(subscription(EVENTS_TOPIC)):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the event was never published")
+
+
+async def test_no_events_is_ok_without_publishing(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    client = await aiohttp_client(create_app(WebhookAdapter(), settings=pubsub_settings(emulator)))
+    emulator.fail_every(1, status=400)
+    response = await client.post("/webhook", json={"events": []})
+    assert response.status == 200
+    assert emulator.rejected_requests == 0
 
 
 class TokenAdapter(Adapter):
