@@ -245,7 +245,8 @@ def test_switches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_tracing_off_imports_no_opentelemetry() -> None:
-    """Off by default, and then not a single OpenTelemetry module is loaded."""
+    """Off by default, and then not a single OpenTelemetry (or, metrics off, Prometheus)
+    module is loaded."""
     code = """
 import asyncio, sys
 from aiohttp.test_utils import TestClient, TestServer
@@ -260,7 +261,9 @@ async def main():
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/contacts")).status == 200
         assert (await client.get("/health")).status == 200
-    loaded = sorted(name for name in sys.modules if name.startswith("opentelemetry"))
+    loaded = sorted(
+        name for name in sys.modules if name.startswith(("opentelemetry", "prometheus_client"))
+    )
     assert not loaded, loaded
     print("ok")
 
