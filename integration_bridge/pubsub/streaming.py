@@ -27,12 +27,24 @@ from integration_bridge.pubsub.factory import topic_path
 from integration_bridge.pubsub.publisher import Publisher, PublishError
 from integration_bridge.settings import Settings
 
-__all__ = ["MAX_MESSAGE_DATA_BYTES", "ContactStreamer", "split_contacts"]
+__all__ = ["MAX_MESSAGE_DATA_BYTES", "ContactStreamer", "TooManyStreams", "split_contacts"]
 
 _log = logging.getLogger("integration_bridge.stream")
 
 MAX_MESSAGE_DATA_BYTES = 4_000_000
 """Largest JSON of one stream message (base64 in a REST request stays well under 10 MB)."""
+
+
+class TooManyStreams(ServerError):
+    """429: ``STREAM_MAX_CONCURRENT`` streams run already; try again after ``retry_after`` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, "Too many contact streams running, try again later")
+        self.retry_after = retry_after
+
+
+STREAM_RETRY_AFTER_SECONDS = 10
+"""The ``Retry-After`` of a refused stream: a stream usually runs for seconds to minutes."""
 
 
 def split_contacts(
@@ -118,6 +130,7 @@ class ContactStreamer:
         self.max_in_flight = 32
         self.max_message_bytes = MAX_MESSAGE_DATA_BYTES
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._by_user: dict[str, int] = {}  # user id -> timestamp of the user's running stream
         self._closing = False
         self.trace_context: Callable[[], dict[str, str]] | None = None
         """Set when tracing is on: the W3C trace context of the current request."""
@@ -130,11 +143,20 @@ class ContactStreamer:
     def start(self, config: Config) -> int:
         """Start streaming ``config``'s contacts in the background; returns the timestamp.
 
+        One stream per user: while the user's stream runs, this starts nothing
+        and returns that stream's timestamp.
+
         Raises:
             ServerError: 503 while the server shuts down.
+            TooManyStreams: 429 when ``STREAM_MAX_CONCURRENT`` streams run.
         """
         if self._closing:
             raise ServerError(503, "Server is shutting down")
+        running = self._by_user.get(config.user_id)
+        if running is not None:
+            return running
+        if len(self._running) >= self.settings.stream_max_concurrent:
+            raise TooManyStreams(STREAM_RETRY_AFTER_SECONDS)
         timestamp = int(time.time() * 1000)
         ordering_key = f"{config.user_id}:{timestamp}"
         while ordering_key in self._running:  # two streams of one user in the same ms
@@ -149,7 +171,15 @@ class ContactStreamer:
             name=f"stream:{ordering_key}",
         )
         self._running[ordering_key] = task
-        task.add_done_callback(lambda _: self._running.pop(ordering_key, None))
+        self._by_user[config.user_id] = timestamp
+        user_id = config.user_id
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._running.pop(ordering_key, None)
+            if self._by_user.get(user_id) == timestamp:
+                del self._by_user[user_id]
+
+        task.add_done_callback(done)
         return timestamp
 
     def _message(

@@ -10,7 +10,8 @@ from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of
 from integration_bridge.models.responses import StreamStarted
 from integration_bridge.openapi import Operation, Reply, documented
-from integration_bridge.responses import json_response
+from integration_bridge.pubsub.streaming import TooManyStreams
+from integration_bridge.responses import json_response, text_response
 from integration_bridge.routes.common import attach_provider_key
 
 __all__ = ["stream_contacts_handler"]
@@ -41,7 +42,12 @@ async def stream_contacts_handler(request: web.Request) -> web.Response:
     config = config_of(request)
     if not config.user_id:
         raise ServerError(400, "Missing user ID")
-    timestamp = request.app[STREAMER].start(config)
+    try:
+        timestamp = request.app[STREAMER].start(config)
+    except TooManyStreams as refused:
+        answer = text_response(refused.message, status=refused.status)
+        answer.headers["Retry-After"] = str(refused.retry_after)
+        return answer
     response = json_response({"timestamp": timestamp})
     await attach_provider_key(request, response, required=False)
     return response
