@@ -1,0 +1,151 @@
+"""The container and Kubernetes examples refer to what the code really has.
+
+No Docker or cluster here: the files are read and their references (module
+path, CLI options, port, probe path, environment variable names, labels) are
+checked against the framework and the scaffold's template.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from integration_bridge import Adapter, Settings, create_app
+from integration_bridge.cli import load_adapter
+from integration_bridge.scaffold import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "examples" / "deploy"
+SETTINGS_VARIABLES = {
+    name.upper()
+    for field_name, field in Settings.model_fields.items()
+    for name in [field_name, *getattr(field.validation_alias, "choices", [])]
+    if isinstance(name, str)
+}
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    docs = {}
+    for path in sorted(DEPLOY.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            docs[doc["kind"]] = doc
+    return docs
+
+
+def container(docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = docs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def env_of(docs: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+    env: dict[str, str | None] = {e["name"]: e.get("value") for e in container(docs)["env"]}
+    for source in container(docs).get("envFrom", []):
+        assert source["configMapRef"]["name"] == docs["ConfigMap"]["metadata"]["name"]
+        env.update(docs["ConfigMap"]["data"])
+    return env
+
+
+def dockerfile_command(text: str) -> list[str]:
+    """The command the CMD line runs, unwrapped from ``sh -c "exec ..."``."""
+    match = re.search(r"^CMD (\[.*\])$", text, re.M)
+    assert match, "no exec-form CMD"
+    words: list[str] = yaml.safe_load(match.group(1))
+    if words[:2] == ["sh", "-c"]:
+        assert words[2].startswith("exec "), "the shell must exec, so Python is PID 1"
+        words = shlex.split(words[2])[1:]
+    return words
+
+
+def check_run_command(words: list[str]) -> None:
+    """``python -m integration_bridge run MODULE:ATTR --workers <N>`` naming a real Adapter."""
+    assert words[:4] == ["python", "-m", "integration_bridge", "run"]
+    assert isinstance(load_adapter(words[4]), Adapter)
+    options = words[5:]
+    assert options[0] == "--workers"
+    assert options[1] in ("$(WORKERS)", "${WORKERS}")
+    assert len(options) == 2
+
+
+def test_deployment_runs_the_cli_on_a_real_adapter() -> None:
+    docs = manifests()
+    words = container(docs)["command"]
+    check_run_command(words)
+    assert "WORKERS" in env_of(docs)
+
+
+def test_port_and_probes_match_the_app() -> None:
+    docs = manifests()
+    spec = container(docs)
+    (port,) = spec["ports"]
+    env = env_of(docs)
+    assert port["containerPort"] == int(env["PORT"] or 0) == Settings().port
+    routes = {
+        (r.method, r.resource.canonical)
+        for r in create_app(Adapter(), settings=Settings()).router.routes()
+        if r.resource is not None
+    }
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = spec[probe]["httpGet"]
+        assert get["port"] == port["name"]
+        assert ("GET", get["path"]) in routes
+    service = docs["Service"]["spec"]
+    assert service["ports"][0]["targetPort"] == port["name"]
+
+
+def test_environment_names_are_settings() -> None:
+    env = env_of(build := manifests())
+    unknown = set(env) - SETTINGS_VARIABLES - {"WORKERS"}
+    assert not unknown, f"not settings of the framework: {unknown}"
+    assert "REDIS_URL" in env and "INTEGRATION_NAME" in env
+    assert any(name.startswith("PUBSUB_TOPIC_NAME") for name in env)
+    grace = build["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace > float(env["SHUTDOWN_TIMEOUT"] or Settings().shutdown_timeout)
+
+
+def test_labels_workload_identity_and_autoscaling_fit_together() -> None:
+    docs = manifests()
+    deployment = docs["Deployment"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert docs["Service"]["spec"]["selector"].items() <= labels.items()
+    target = docs["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+    account = docs["ServiceAccount"]
+    assert (
+        deployment["spec"]["template"]["spec"]["serviceAccountName"]
+        == (account["metadata"]["name"])
+    )
+    assert account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].endswith(
+        ".iam.gserviceaccount.com"
+    )
+    resources = container(docs)["resources"]
+    assert resources["requests"]["cpu"] and resources["requests"]["memory"]
+    kustomized = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]
+    assert sorted(kustomized) == sorted(
+        p.name for p in DEPLOY.glob("*.yaml") if p.stem != "kustomization"
+    )
+
+
+@pytest.mark.parametrize("source", ["example", "scaffold"])
+def test_dockerfiles(source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if source == "example":
+        text = (DEPLOY / "Dockerfile").read_text()
+    else:
+        text = (generate("acme", tmp_path / "acme") / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    user = re.findall(r"^USER (\S+)$", text, re.M)
+    assert user and user[-1] not in ("root", "0")
+    words = dockerfile_command(text)
+    if source == "scaffold":
+        assert words[4] == "acme_bridge:AcmeBridge"
+        monkeypatch.syspath_prepend(str(tmp_path / "acme" / "src"))
+    check_run_command(words)
+    assert re.search(r"^ENV .*\bWORKERS=1\b", text, re.M | re.S)
+    assert re.search(rf"^EXPOSE {Settings().port}$", text, re.M)
+    assert "STOPSIGNAL SIGTERM" in text
