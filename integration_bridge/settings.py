@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     memory_cache_hot_bytes: int = Field(8 * _MIB, ge=0)
     redis_cache_ttl_seconds: float = Field(30 * _DAY, ge=1)
     redis_timeout: float = Field(1.0, ge=0.01)
+    redis_tls_ca_file: str | None = None
+    redis_tls_check_hostname: bool = True
     contact_fetch_timeout: float = Field(5.0, ge=0)
     oauth2_redirect_url: str | None = None
     oauth2_identifier: str | None = None

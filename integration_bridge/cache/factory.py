@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from integration_bridge.cache.storage import MemoryStorage, Storage
 from integration_bridge.cache.token import TokenCache
 from integration_bridge.settings import Settings, SettingsError
@@ -19,10 +21,13 @@ def check_redis_settings(settings: Settings) -> None:
 
     Raises:
         SettingsError: ``REDIS_URL`` and ``OAUTH2_REDIRECT_URL`` are set
-            without ``INTEGRATION_NAME``.
+            without ``INTEGRATION_NAME``, or ``REDIS_TLS_CA_FILE`` is not a file.
     """
     if not settings.redis_url:
         return
+    ca_file = settings.redis_tls_ca_file
+    if ca_file and not os.path.isfile(ca_file):
+        raise SettingsError("REDIS_TLS_CA_FILE", f"no such file: {ca_file!r}")
     if settings.oauth2_redirect_url and not settings.integration_name:
         raise SettingsError(
             "INTEGRATION_NAME",
@@ -40,6 +45,8 @@ def create_storage(settings: Settings) -> Storage:
             settings.redis_url,
             default_ttl=settings.redis_cache_ttl_seconds,
             timeout=settings.redis_timeout,
+            tls_ca_file=settings.redis_tls_ca_file,
+            tls_check_hostname=settings.redis_tls_check_hostname,
         )
     return MemoryStorage(
         settings.memory_cache_max_bytes,

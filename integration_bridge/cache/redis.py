@@ -85,6 +85,12 @@ class RedisStorage(Storage):
         backoff: seconds to fail fast after a failure before probing again.
         client: a ready client to use instead of one made from ``url``.
         memo_bytes: budget of the memo of large decoded values.
+        tls_ca_file: CA certificates (PEM) that sign the server's certificate, for
+            ``rediss://`` (Memorystore's server CA); the system's CAs when None.
+        tls_check_hostname: whether the certificate must name the host of the URL.
+
+    The URL may carry a user and password (``rediss://user:pass@host:6378/0``);
+    it is never logged, and errors name only the operation and the error type.
     """
 
     MEMO_MIN_BYTES = 4096
@@ -101,18 +107,26 @@ class RedisStorage(Storage):
         backoff: float = 1.0,
         client: aioredis.Redis | None = None,
         memo_bytes: int = 32 * 1024 * 1024,
+        tls_ca_file: str | None = None,
+        tls_check_hostname: bool = True,
     ) -> None:
         self.default_ttl = default_ttl
         self.timeout = timeout
         self.backoff = backoff
         # One immediate retry on a connection error: after a Redis restart the
         # pooled connections are dead, and the retry reconnects.
+        tls: dict[str, Any] = {}
+        if url.startswith("rediss://"):
+            tls["ssl_check_hostname"] = tls_check_hostname
+            if tls_ca_file:
+                tls["ssl_ca_certs"] = tls_ca_file
         self._client = client or aioredis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=30,
             retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
+            **tls,
         )
         self._swap = self._client.register_script(_SWAP)
         self._down_until = 0.0  # fail fast until then (monotonic); 0: healthy
