@@ -258,7 +258,11 @@ async def _tracing_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     service = f"bridge.{settings.integration_name or 'integration'}"
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(BatchSpanProcessor(_exporter(settings)))
+    # Export every second (the SDK's default is 5 s) unless OTEL_BSP_SCHEDULE_DELAY says otherwise.
+    delay = None if os.environ.get("OTEL_BSP_SCHEDULE_DELAY") else 1000
+    provider.add_span_processor(
+        BatchSpanProcessor(_exporter(settings), schedule_delay_millis=delay)
+    )
     app[_PROVIDER] = provider
     app[TRACER] = provider.get_tracer("integration_bridge")
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):

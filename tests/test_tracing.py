@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,6 +29,7 @@ from tests.redis_server import redis_server, redis_url
 
 __all__ = ["emulator", "redis_server", "redis_url"]  # fixtures used here
 
+ROOT = Path(__file__).resolve().parent.parent
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
@@ -288,3 +292,53 @@ async def test_sub_application_requests_are_traced(
     assert (await client.get("/extra/ping/p-1")).status == 200
     await client.close()
     assert receiver.one("GET /extra/ping/{id}").kind == SERVER
+
+
+async def test_cli_bridge_exports_spans_configured_by_otel_variables(
+    receiver: OtlpReceiver,
+) -> None:
+    """``python -m integration_bridge run`` with only OTEL_* set: spans arrive while it runs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "LOG_LEVEL": "ERROR",
+        "INTEGRATION_NAME": "cli-bridge",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint.removesuffix("/v1/traces"),
+    }
+    env.pop("PUBSUB_EMULATOR_HOST", None)
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "integration_bridge", "run", "examples.demo_bridge:DemoBridge"),
+        *("--host", "127.0.0.1", "--port", str(port)),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                        assert response.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            headers = {"traceparent": TRACEPARENT}
+            async with session.get(f"http://127.0.0.1:{port}/health", headers=headers) as response:
+                assert response.status == 200
+        traced = [span for span in receiver.spans if span.trace_id == TRACE_ID]
+        for _ in range(80):  # exported within seconds (the SDK default waits 5), while it runs
+            if len(traced) == 2:
+                break
+            await asyncio.sleep(0.05)
+            traced = [span for span in receiver.spans if span.trace_id == TRACE_ID]
+        server = next(span for span in traced if span.name == "GET /health")
+        assert server.parent_span_id == PARENT_ID
+        assert server.resource["service.name"] == "bridge.cli-bridge"
+        (health,) = [span for span in traced if span.name == "adapter.get_health"]
+        assert health.parent_span_id == server.span_id
+    finally:
+        process.terminate()
+        assert await process.wait() == 0
