@@ -73,7 +73,7 @@ async def handle_call_event(request: web.Request) -> web.Response:
     return text_response("" if reference is None else str(reference))
 
 
-@routes.put("/events/calls/{id}")
+@routes.put("/events/calls/{id:[^/]+}")
 @documented(
     Operation(
         summary="Update a logged call (deprecated).",

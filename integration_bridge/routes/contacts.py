@@ -78,7 +78,7 @@ async def get_contacts(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get("/contacts/{id}")
+@routes.get("/contacts/{id:[^/]+}")
 @documented(
     Operation(
         summary="One contact by id; sanitized, unknown fields passed through.",
@@ -148,7 +148,7 @@ async def create_contact(request: web.Request) -> web.Response:
     return await _written(request, json_response(contact))
 
 
-@routes.put("/contacts/{id}")
+@routes.put("/contacts/{id:[^/]+}")
 @documented(
     Operation(
         summary="Update a contact (the path id wins); the cached entry is replaced.",
@@ -186,7 +186,7 @@ async def update_contact(request: web.Request) -> web.Response:
     return await _written(request, json_response(contact))
 
 
-@routes.delete("/contacts/{id}")
+@routes.delete("/contacts/{id:[^/]+}")
 @documented(
     Operation(
         summary="Delete a contact; it is removed from the cached list.",

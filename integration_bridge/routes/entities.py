@@ -27,7 +27,7 @@ routes = web.RouteTableDef()
 _ENTITY_TYPES = {item.value: item for item in IntegrationEntityType}
 
 
-@routes.get("/contacts/{id}/entities")
+@routes.get("/contacts/{id:[^/]+}/entities")
 @documented(
     Operation(
         summary="The entities a contact belongs to.",
@@ -44,7 +44,7 @@ async def entities_for_contact(request: web.Request) -> web.Response:
     return json_response(list(entities or []))
 
 
-@routes.get("/entity/{type}/{id}")
+@routes.get("/entity/{type:[^/]+}/{id:[^/]+}")
 @documented(
     Operation(
         summary="One entity by type and id.",
@@ -72,7 +72,7 @@ async def entity(request: web.Request) -> web.Response:
     return json_response(found)
 
 
-@routes.get("/tasks/{id}")
+@routes.get("/tasks/{id:[^/]+}")
 @documented(
     Operation(
         summary="One task by id.",
