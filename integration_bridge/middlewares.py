@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from integration_bridge import runtime
+from integration_bridge.cache.contacts import RESERVED_KEY_PREFIXES
 from integration_bridge.errors import IntegrationErrorType, ServerError
 from integration_bridge.logging import log_request, request_headers_var
 from integration_bridge.memo import ByteBoundedLRU
@@ -43,6 +44,8 @@ CONFIG_MEMO_MAX_BYTES = 4 * 1024 * 1024
 
 _CONFIGS: ByteBoundedLRU[tuple[str, str, str, str], Config] = ByteBoundedLRU(CONFIG_MEMO_MAX_BYTES)
 
+_RESERVED_KEY_PREFIXES = tuple(prefix.encode() for prefix in RESERVED_KEY_PREFIXES)
+
 # Control characters (C0, DEL) as bytes: never in a clean header value.
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -52,6 +55,8 @@ def _header_problem(request: web.Request) -> str | None:
     for name, value in request.raw_headers:
         if name[:2].lower() != b"x-":
             continue
+        if name.lower() == b"x-provider-key" and value.startswith(_RESERVED_KEY_PREFIXES):
+            return "x-provider-key with a reserved prefix"
         if _CONTROL_BYTES.search(value):
             return "control character"
         if not value.isascii():

@@ -23,10 +23,17 @@ from typing import Any
 import orjson
 
 from integration_bridge.cache.storage import Blob, Storage, StorageUnavailable
+from integration_bridge.errors import ServerError
 from integration_bridge.logging import anonymize_key
 from integration_bridge.models import Config
 
-__all__ = ["CachedContacts", "ContactCache", "cache_state_key"]
+__all__ = [
+    "RESERVED_KEY_PREFIXES",
+    "CachedContacts",
+    "ContactCache",
+    "cache_state_key",
+    "is_reserved_key",
+]
 
 _log = logging.getLogger("integration_bridge.cache")
 
@@ -35,6 +42,20 @@ FETCHING_STATE_TTL = 1800
 
 Fetcher = Callable[[Config], Awaitable[list[dict[str, Any]]]]
 """Fetches and prepares (validates, sanitizes) a user's contact list."""
+
+
+RESERVED_KEY_PREFIXES = ("cache-state:", "AUTH:")
+"""Storage keys that begin so belong to the cache's state entries and the token cache.
+
+A provider key is a storage key of its own (the contact list's), so a provider
+key with such a prefix would read or overwrite another user's entries
+(``cache-state:<victim key>``); requests carrying one are refused (400).
+"""
+
+
+def is_reserved_key(key: str) -> bool:
+    """Whether a provider key collides with the cache's own entries."""
+    return key.startswith(RESERVED_KEY_PREFIXES)
 
 
 def cache_state_key(key: str) -> str:
@@ -111,8 +132,18 @@ class ContactCache:
     # -- reading --------------------------------------------------------------------
 
     async def get(self, config: Config) -> CachedContacts:
-        """The cached list for ``config.api_key``, fetching or refreshing as needed."""
+        """The cached list for ``config.api_key``, fetching or refreshing as needed.
+
+        Without a provider key nothing is cached (two keyless callers must never
+        share a list): the list is fetched as with ``CACHE_DISABLED``.
+
+        Raises:
+            ServerError: 400 for a provider key with a reserved prefix.
+        """
         key = config.api_key
+        if not key:
+            return await self.fetch_uncached(config)
+        _refuse_reserved(key)
         try:
             state_blob, cached = await self.storage.get_many(cache_state_key(key), key)
         except StorageUnavailable:
@@ -243,6 +274,8 @@ class ContactCache:
         change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
     ) -> None:
         key = config.api_key
+        if not key or is_reserved_key(key):
+            return
         cached = await self._get(key)
         if cached is None:
             return
@@ -259,6 +292,11 @@ class ContactCache:
             for task in still:
                 task.cancel()
             await asyncio.gather(*still, return_exceptions=True)
+
+
+def _refuse_reserved(key: str) -> None:
+    if is_reserved_key(key):
+        raise ServerError(400, "Invalid x-provider-key: reserved prefix")
 
 
 def _decode_state(blob: Blob | None) -> dict[str, Any] | None:
