@@ -5,6 +5,7 @@ The tree::
     Exception
      └── ServerError(status, message)        any status; >= 400 answers that status
           └── DelegateToFrontendError(type)   status 452, message = IntegrationErrorType
+               └── TokenRefreshError(reason)  integration/refresh-error: log in again
 
 `throw_and_delegate_error` is the one place where CRM errors (aiohttp client
 errors, SDK errors with ``status``/``code``) are translated into these.
@@ -21,6 +22,7 @@ __all__ = [
     "DelegateToFrontendError",
     "IntegrationErrorType",
     "ServerError",
+    "TokenRefreshError",
     "error_status",
     "throw_and_delegate_error",
 ]
@@ -67,6 +69,27 @@ class DelegateToFrontendError(ServerError):
     def __init__(self, error_type: IntegrationErrorType | str) -> None:
         super().__init__(DELEGATE_TO_FRONTEND_CODE, str(error_type))
         self.error_type = error_type
+
+
+class TokenRefreshError(DelegateToFrontendError):
+    """The user's token is gone (a refresh was refused, or the CRM said 401): log in again.
+
+    Answers 452 ``integration/refresh-error`` without an error log line, so the
+    front end asks the user to connect the CRM again.
+
+    Args:
+        reason: why, for the log (the provider's ``error``/``error_description``
+            or ``message``; never a token).
+        status: the provider's HTTP status, when there was one.
+    """
+
+    def __init__(self, reason: str = "", status: int | None = None) -> None:
+        super().__init__(IntegrationErrorType.INTEGRATION_REFRESH_ERROR)
+        self.reason = reason
+        self.provider_status = status
+
+    def __str__(self) -> str:
+        return f"{self.message}: {self.reason}" if self.reason else self.message
 
 
 _DELEGATED: dict[int, IntegrationErrorType] = {
@@ -142,6 +165,8 @@ def throw_and_delegate_error(
     api_key: str | None,
     log_message: str | None = None,
     data: Any = None,
+    *,
+    unauthorized_is_refresh_error: bool = False,
 ) -> NoReturn:
     """Log a CRM error once and raise the matching `ServerError`.
 
@@ -151,6 +176,10 @@ def throw_and_delegate_error(
         api_key: the user's provider key; only its anonymized form is logged.
         log_message: what to log (defaults to the error's message).
         data: extra context for the log line.
+        unauthorized_is_refresh_error: a 401 means the token is gone and the
+            user must log in again (``integration/refresh-error``), as the
+            original's older releases mapped it, instead of
+            ``integration/unauthorized-error``.
 
     Raises:
         DelegateToFrontendError: re-raised unchanged.
@@ -181,6 +210,8 @@ def throw_and_delegate_error(
     if status is None:
         raise ServerError(500, f"An internal error occurred: {log_message or message}") from error
     delegated = _DELEGATED.get(status)
+    if status == 401 and unauthorized_is_refresh_error:
+        delegated = IntegrationErrorType.INTEGRATION_REFRESH_ERROR
     if delegated is not None:
         _log.warning(
             "[%s] Delegating crm error to frontend with code %d and type %s",
@@ -189,5 +220,7 @@ def throw_and_delegate_error(
             delegated.value,
             extra={"apiKey": anonymize_key(api_key)} if api_key else None,
         )
+        if delegated is IntegrationErrorType.INTEGRATION_REFRESH_ERROR:
+            raise TokenRefreshError(f"{source}: the CRM answered 401", status) from error
         raise DelegateToFrontendError(delegated) from error
     raise ServerError(status, f"{source} ({message})") from error

@@ -13,12 +13,15 @@ import phonenumbers
 from phonenumbers import CountryCodeSource, NumberParseException, PhoneNumberFormat
 
 from integration_bridge.memo import ByteBoundedLRU
+from integration_bridge.models import PhoneNumber
 
 __all__ = [
     "MAX_PARSED_LENGTH",
     "PHONE_MEMO_MAX_BYTES",
     "is_direct_dial",
     "normalize",
+    "normalize_phone_number",
+    "parse_phone_number",
     "region_of_locale",
     "sanitize_phone_number",
 ]
@@ -120,3 +123,36 @@ def sanitize_phone_number(label: str, number: str, locale: str) -> dict[str, str
         "localized": localized,
         "phoneNumber": phone_number,
     }
+
+
+def normalize_phone_number(phone_number: str) -> str:
+    """The original's ``normalizePhoneNumber``: only ASCII letters, digits, ``_`` and ``+`` kept."""
+    return normalize(phone_number)
+
+
+def parse_phone_number(
+    phone_number: str | PhoneNumber, locale: str, ignore_region: bool = False
+) -> dict[str, str]:
+    """One number as the framework sanitizes contacts (the original's ``parsePhoneNumber``).
+
+    Args:
+        phone_number: the number as written, or a `PhoneNumber` (its label is kept;
+            a plain string gets the label ``""``).
+        locale: the caller's locale (``de-DE``, ``en_US``); its region reads
+            national numbers.
+        ignore_region: localize in national format even when the number belongs
+            to another region than the locale's.
+
+    Returns:
+        ``{label, type, e164, localized, phoneNumber}``, as in GET /contacts.
+    """
+    if isinstance(phone_number, PhoneNumber):
+        label, number = phone_number.label, phone_number.phone_number
+    else:
+        label, number = "", phone_number
+    result = sanitize_phone_number(label, number, locale)
+    formats = _formats(number, region_of_locale(locale)) if ignore_region else None
+    if formats is not None:
+        parsed = phonenumbers.parse(formats[0])
+        result["localized"] = phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL)
+    return result

@@ -252,6 +252,19 @@ class ContactCache:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    # -- for bridge authors: read or drop a user's list ---------------------------------
+
+    async def peek(self, key: str) -> list[dict[str, Any]] | None:
+        """The list cached for ``key`` as it is, without fetching; None when none is."""
+        cached = await self._get(key)
+        contacts = cached.value() if cached is not None else None
+        return contacts if isinstance(contacts, list) else None
+
+    async def drop(self, key: str) -> None:
+        """Forget the list and its state for ``key``: the next GET /contacts fetches."""
+        await self._write(self.storage.delete(key), "delete", "list")
+        await self._write(self.storage.delete(cache_state_key(key)), "delete", "state")
+
     # -- writes after POST/PUT/DELETE --------------------------------------------------
 
     async def add_contact(self, config: Config, contact: dict[str, Any]) -> None:

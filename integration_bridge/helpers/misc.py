@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, NamedTuple, TypeVar, cast
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from integration_bridge.errors import ServerError
 from integration_bridge.logging import anonymize_key
-from integration_bridge.models import Config
+from integration_bridge.models import Config, IntegrationEntityType
 from integration_bridge.validation import parse_as
 
-__all__ = ["ArrayDiff", "diff_arrays", "validate"]
+__all__ = ["ArrayDiff", "diff_arrays", "get_subdomain", "is_integration_entity", "validate"]
 
 X = TypeVar("X")
 Y = TypeVar("Y")
@@ -99,3 +100,32 @@ def validate(model: type[M], data: Any, config: Config | None, message: str) -> 
             extra={"apiKey": anonymize_key(config.api_key if config else None)},
         )
         raise
+
+
+def get_subdomain(url: str) -> str:
+    """The first label of a URL's host: ``https://acme.crm.example/x`` → ``acme``.
+
+    A URL without a scheme is read as ``https://`` (``acme.crm.example`` →
+    ``acme``).
+
+    Raises:
+        ValueError: the URL has no host.
+    """
+    text = url.strip()
+    host = urlsplit(text if "://" in text else f"https://{text}").hostname
+    if not host:
+        raise ValueError(f"not a URL with a host: {url!r}")
+    return host.split(".", 1)[0]
+
+
+_ENTITY_TYPES = frozenset(item.value for item in IntegrationEntityType)
+
+
+def is_integration_entity(value: Any) -> bool:
+    """Whether ``value`` (dict or model) has a string ``id``, a known ``type`` and a ``source``."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True)
+    if not isinstance(value, Mapping):
+        return False
+    id, type, source = value.get("id"), value.get("type"), value.get("source")
+    return isinstance(id, str) and type in _ENTITY_TYPES and isinstance(source, str)
