@@ -15,6 +15,7 @@ from collections.abc import Callable
 from benchmarks.report import Report
 from benchmarks.scenarios.cold import scenario_cold_fetch
 from benchmarks.scenarios.memory import scenario_memory
+from benchmarks.scenarios.observability import scenario_observability
 from benchmarks.scenarios.serving import scenario_large, scenario_serving, scenario_workers
 from benchmarks.scenarios.stream import scenario_stream
 from benchmarks.scenarios.tokens import scenario_tokens
@@ -29,5 +30,6 @@ SCENARIOS: dict[str, Scenario] = {
     "workers": scenario_workers,
     "stream": scenario_stream,
     "tokens": scenario_tokens,
+    "observability": scenario_observability,
 }
 """Name (for ``--only``) → scenario, in the order a full run goes through them."""
