@@ -9,7 +9,7 @@ Pub/Sub topics are required).
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from integration_bridge.errors import ServerError
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         OAuth2Credentials,
         Task,
     )
+    from integration_bridge.routing import RouteSource
 
 __all__ = ["NOT_IMPLEMENTED_MESSAGES", "Adapter", "implements", "require"]
 
@@ -118,6 +119,31 @@ class Adapter(ABC):  # noqa: B024 - every method is optional on purpose
             AttributeError: ``Adapter`` has no method of that name.
         """
         return implements(self, method)
+
+    def routes(self) -> Iterable[RouteSource]:
+        """Declare the bridge's own routes, mounted next to the framework's ones.
+
+        The original's ``start(adapter, customRouters)``: whatever this returns
+        is mounted by `create_app`, so ``python -m integration_bridge run``
+        serves it too. Called once per app; build sub-applications here, not
+        at import time (an aiohttp app can be mounted only once). The default
+        declares none. Example::
+
+            def routes(self):
+                return [
+                    gdpr_slack_notification_routes(os.environ["SLACK_WEBHOOK_URL"]),
+                    web.get("/hello", self.hello),
+                    ("/admin", self.admin_app()),
+                ]
+
+        Returns:
+            `RouteSource` items: a ``web.RouteTableDef``, single route defs
+            (``web.get(...)``), or ``(prefix, sub_app)`` pairs.
+
+        Raises:
+            Exception: any exception stops the app from being built (start-up).
+        """
+        return ()
 
     async def startup(self) -> None:  # noqa: B027 - optional hook
         """Open what the bridge needs (HTTP sessions, clients), once, before the first request.

@@ -48,16 +48,12 @@ from integration_bridge.pubsub.streaming import ContactStreamer
 from integration_bridge.routes import basic, calls, contacts, entities, oauth
 from integration_bridge.routes.streaming import stream_contacts_handler
 from integration_bridge.routes.webhooks import webhook_handler
-from integration_bridge.routing import TolerantRouter
+from integration_bridge.routing import RouteSource, TolerantRouter
 from integration_bridge.settings import Settings
 
 __all__ = ["check_settings", "create_app"]
 
 _log = logging.getLogger("integration_bridge.app")
-
-RouteSource = web.RouteTableDef | web.AbstractRouteDef | tuple[str, web.Application]
-"""Extra routes for `create_app`: a `RouteTableDef`, single route defs, or
-``(prefix, sub_app)`` pairs mounted with `add_subapp`."""
 
 
 def check_settings(adapter: Adapter, settings: Settings) -> Settings:
@@ -145,7 +141,8 @@ def create_app(
     Args:
         adapter: the bridge.
         settings: configuration; read from the environment when None.
-        routes: extra routes or ``(prefix, sub_app)`` pairs of the bridge's own.
+        routes: extra routes or ``(prefix, sub_app)`` pairs of the bridge's own,
+            mounted after those the adapter declares (`Adapter.routes`).
 
     Raises:
         SettingsError: the configuration does not fit the adapter.
@@ -188,7 +185,7 @@ def create_app(
         app.router.add_routes(area.routes)
     install_openapi(app)
 
-    for source in routes:
+    for source in (*adapter.routes(), *routes):
         if isinstance(source, tuple):
             prefix, sub_app = source
             app.add_subapp(prefix, sub_app)

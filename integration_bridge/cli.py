@@ -17,12 +17,13 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from integration_bridge.adapter import Adapter
+from integration_bridge.routing import RouteSource
 from integration_bridge.settings import Settings, SettingsError
 
 __all__ = ["framework_openapi", "load_adapter", "main", "run", "write_openapi"]
@@ -260,12 +261,17 @@ def run(
     host: str = "0.0.0.0",
     port: int | None = None,
     settings: Settings | None = None,
+    routes: Iterable[RouteSource] = (),
 ) -> None:
-    """Serve ``adapter`` until SIGTERM/SIGINT (the programmatic form of ``run``)."""
+    """Serve ``adapter`` until SIGTERM/SIGINT (the programmatic form of ``run``).
+
+    ``routes`` are mounted after those the adapter declares (`Adapter.routes`),
+    as the original's ``start(adapter, customRouters)`` does.
+    """
     from integration_bridge.app import create_app
 
     settings = settings or Settings.from_env()
-    app = create_app(adapter, settings=settings)
+    app = create_app(adapter, settings=settings, routes=routes)
     _serve("", host, settings.port if port is None else port, settings, False, app=app)
 
 

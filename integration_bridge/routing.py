@@ -18,7 +18,11 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 from yarl import URL
 
-__all__ = ["TolerantRouter"]
+__all__ = ["RouteSource", "TolerantRouter"]
+
+RouteSource = web.RouteTableDef | web.AbstractRouteDef | tuple[str, web.Application]
+"""A bridge's own routes: a `RouteTableDef`, single route defs, or ``(prefix, sub_app)``
+pairs mounted with `add_subapp` (for `create_app` and `Adapter.routes`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ METHODS = [
     for name, member in vars(Adapter).items()
     if not name.startswith("_") and inspect.isfunction(member)
 ]
-NO_ROUTE = {"implements", "startup", "shutdown"}
+NO_ROUTE = {"implements", "startup", "shutdown"}  # `routes` names its own
 
 
 def test_every_overridable_method_is_listed() -> None:

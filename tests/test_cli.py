@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -10,8 +11,11 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,3 +122,43 @@ def test_bad_setting_names_the_variable() -> None:
     assert stderr.strip().splitlines() == [
         "error: CONTACT_FETCH_TIMEOUT: expected a number, got 'soon'"
     ]
+
+
+async def test_run_mounts_the_routes_an_adapter_declares(aiohttp_server: Any) -> None:
+    posted: list[str] = []
+
+    async def slack(request: web.Request) -> web.Response:
+        posted.append((await request.json())["text"])
+        return web.Response(text="ok")
+
+    slack_app = web.Application()
+    slack_app.router.add_post("/hook", slack)
+    slack_server = await aiohttp_server(slack_app)
+    port = free_port()
+    process = start(
+        "run",
+        "tests.gdpr_bridge:GdprBridge",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        env={"SLACK_WEBHOOK_URL": str(slack_server.make_url("/hook"))},
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(150):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/own/ping") as response:
+                        assert await response.text() == "pong"
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            async with session.post(
+                f"http://127.0.0.1:{port}/gdpr/customers/redact/", json={"customer": {"id": 7}}
+            ) as response:
+                assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stop(process)
+    assert len(posted) == 1
+    assert posted[0].startswith(f"GDPR request: host 127.0.0.1:{port}, path /customers/redact/")
