@@ -19,7 +19,7 @@ from integration_bridge.phone import sanitize_phone_number
 from tests.conftest import USER_HEADERS, ClientFactory
 
 BOUNDED = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,
