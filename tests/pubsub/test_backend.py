@@ -8,6 +8,7 @@ request without that bearer token.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import subprocess
@@ -304,3 +305,140 @@ async def test_local_defaults_do_not_turn_into_google(
     )
     response = await client.post("/contacts/stream", headers=USER_HEADERS)
     assert response.status == 200
+
+
+class FakeOAuthServer:
+    """Google's OAuth token endpoint on loopback: key files and gcloud's file point here."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.grants: list[str] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> FakeOAuthServer:
+        async def token(request: web.Request) -> web.Response:
+            form = await request.post()
+            self.grants.append(str(form.get("grant_type")))
+            return web.json_response({"access_token": self.token, "expires_in": 3600})
+
+        app = web.Application()
+        app.router.add_post("/token", token)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/token"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+
+def service_account_key(token_uri: str) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": "1",
+        "private_key": pem,
+        "client_email": "bridge@test-project.iam.gserviceaccount.com",
+        "token_uri": token_uri,
+    }
+
+
+async def started_line(caplog: pytest.LogCaptureFixture) -> str:
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[PubSub]")]
+    return lines[-1]
+
+
+async def test_key_file_comes_before_the_metadata_server(
+    aiohttp_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    metadata: FakeMetadataServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="integration_bridge.pubsub")
+    async with (
+        FakeOAuthServer("key-file-token") as oauth,
+        PubSubEmulator(bearer_token="key-file-token") as google,
+    ):
+        google.create_topic(CONTACTS_TOPIC)
+        google.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
+        key_file = tmp_path / "key.json"
+        key_file.write_text(json.dumps(service_account_key(oauth.url)))
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+        client = await aiohttp_client(
+            create_app(StreamingAdapter(), settings=Settings.from_env(google_env(google)))
+        )
+        assert (await started_line(caplog)).endswith(
+            f"project {PROJECT}, credentials: service_account from"
+            " GOOGLE_APPLICATION_CREDENTIALS (PUBSUB_TOPIC_NAME_CONTACT_STREAMING is set)"
+        )
+        await client.post("/contacts/stream", headers=USER_HEADERS)
+        assert [m["state"] for m in await wait_for_messages(google, 4)][-1] == "COMPLETE"
+        await client.close()
+    assert oauth.grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    assert metadata.token_requests == 0
+    assert google.unauthorized_requests == 0
+
+
+async def test_gclouds_file_comes_before_the_metadata_server(
+    aiohttp_client: Any,
+    metadata: FakeMetadataServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="integration_bridge.pubsub")
+    async with (
+        FakeOAuthServer("user-token") as oauth,
+        PubSubEmulator(bearer_token="user-token") as google,
+    ):
+        google.create_topic(CONTACTS_TOPIC)
+        google.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
+        gcloud = tmp_path / ".config" / "gcloud"  # HOME is tmp_path (no_adc)
+        gcloud.mkdir(parents=True)
+        (gcloud / "application_default_credentials.json").write_text(
+            json.dumps(
+                {
+                    "type": "authorized_user",
+                    "client_id": "id",
+                    "client_secret": "secret",
+                    "refresh_token": "refresh",
+                    "token_uri": oauth.url,
+                }
+            )
+        )
+        env = {**google_env(google), "GOOGLE_CLOUD_PROJECT": PROJECT}
+        client = await aiohttp_client(
+            create_app(StreamingAdapter(), settings=Settings.from_env(env))
+        )
+        assert "credentials: authorized_user from gcloud's application-default" in (
+            await started_line(caplog)
+        )
+        await client.post("/contacts/stream", headers=USER_HEADERS)
+        assert [m["state"] for m in await wait_for_messages(google, 4)][-1] == "COMPLETE"
+        await client.close()
+    assert oauth.grants == ["refresh_token"]
+    assert metadata.token_requests == 0
+
+
+def google_env(google: PubSubEmulator) -> dict[str, str]:
+    """The environment of a GKE deployment, pointed at the stand-in endpoint."""
+    return {
+        "INTEGRATION_NAME": "test-bridge",
+        "PUBSUB_TOPIC_NAME_CONTACT_STREAMING": "contacts",
+        "PUBSUB_API_ENDPOINT": google.url,
+        "PUBSUB_CREDENTIALS_TIMEOUT": "2",
+        "SHUTDOWN_TIMEOUT": "2",
+    }
