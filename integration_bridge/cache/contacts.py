@@ -8,7 +8,8 @@ Entries (compatible with the original framework):
 The FETCHING state is the guard that makes one process (of many sharing a
 Redis) fetch a key: it is taken atomically (`Storage.add` when absent,
 `Storage.swap` when replacing a stale CACHED state). Within one process,
-concurrent requests for a key share one fetch task.
+concurrent requests for a key share one fetch task (`SingleFlight`). Storage
+failures never fail a request (`BestEffort`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from typing import Any
 
 import orjson
 
-from integration_bridge.cache.storage import Blob, Storage, StorageUnavailable
+from integration_bridge.cache.guards import BestEffort, WarningThrottle
+from integration_bridge.cache.single_flight import SingleFlight
+from integration_bridge.cache.storage import Blob, Storage
 from integration_bridge.errors import ServerError
 from integration_bridge.logging import anonymize_key
 from integration_bridge.models import Config
@@ -99,35 +102,10 @@ class ContactCache:
         self._fetch = fetch
         self.refresh_interval = max(1.0, refresh_interval)
         self.fetch_timeout = fetch_timeout
-        self._inflight: dict[str, asyncio.Task[Blob]] = {}
+        self._fetches: SingleFlight[str, Blob] = SingleFlight()
         self._background: set[asyncio.Task[Any]] = set()
-        self._skipped = 0
-        self._last_skip_warning = -10.0
-
-    # -- storage access that never fails a request --------------------------------
-
-    async def _get(self, key: str) -> Blob | None:
-        try:
-            return await self.storage.get(key)
-        except StorageUnavailable:
-            return None
-
-    async def _write(self, operation: Awaitable[Any], what: str, key: str) -> Any:
-        try:
-            return await operation
-        except StorageUnavailable:
-            self._skipped += 1
-            now = time.monotonic()
-            if now - self._last_skip_warning >= 10:  # an outage under load: one line per 10 s
-                _log.warning(
-                    "[ContactCache] Skipped %s for %s: storage unavailable (%d skipped writes)",
-                    what,
-                    key,
-                    self._skipped,
-                )
-                self._last_skip_warning = now
-                self._skipped = 0
-            return None
+        # An outage under load: one line per 10 s about skipped writes.
+        self._safe = BestEffort(WarningThrottle(_log, 10.0), "ContactCache")
 
     # -- reading --------------------------------------------------------------------
 
@@ -144,15 +122,14 @@ class ContactCache:
         if not key:
             return await self.fetch_uncached(config)
         _refuse_reserved(key)
-        try:
-            state_blob, cached = await self.storage.get_many(cache_state_key(key), key)
-        except StorageUnavailable:
-            state_blob = cached = None
+        missing: list[Blob | None] = [None, None]
+        read = await self._safe.read(self.storage.get_many(cache_state_key(key), key), missing)
+        state_blob, cached = read
         state = _decode_state(state_blob)
         if state is not None and state.get("state") == "FETCHING":
             if cached is not None and not _is_empty_list(cached):
                 return CachedContacts(cached, outcome="stale")
-            inflight = self._inflight.get(key)
+            inflight = self._fetches.running(key)
             if inflight is None:
                 return _PENDING
             return await self._wait(inflight)
@@ -161,7 +138,7 @@ class ContactCache:
                 self._refresh_in_background(config, state_blob)
                 return CachedContacts(cached, outcome="stale")
             return CachedContacts(cached)
-        task = self._inflight.get(key)
+        task = self._fetches.running(key)
         if task is None:
             if not await self._take_guard(key, state_blob):
                 return _PENDING  # another process is fetching this key right now
@@ -193,26 +170,17 @@ class ContactCache:
         """Atomically set FETCHING; False when another fetcher holds it."""
         fetching = Blob.of({"state": "FETCHING", "timestamp": _now_ms()})
         state_key = cache_state_key(key)
-        try:
-            if seen_state is None:
-                return await self.storage.add(state_key, fetching, FETCHING_STATE_TTL)
-            return await self.storage.swap(state_key, seen_state, fetching, FETCHING_STATE_TTL)
-        except StorageUnavailable:
-            return True  # no shared guard without storage: fetch ourselves
+        if seen_state is None:
+            take = self.storage.add(state_key, fetching, FETCHING_STATE_TTL)
+        else:
+            take = self.storage.swap(state_key, seen_state, fetching, FETCHING_STATE_TTL)
+        return await self._safe.read(take, True)  # no shared guard without storage: fetch
 
     def _start_fetch(self, config: Config) -> asyncio.Task[Blob]:
         key = config.api_key
-        task = asyncio.create_task(self._fetch_and_store(config), name=f"contacts:{key[-6:]}")
-        self._inflight[key] = task
-
-        def done(finished: asyncio.Task[Blob]) -> None:
-            if self._inflight.get(key) is finished:
-                del self._inflight[key]
-            if not finished.cancelled():
-                finished.exception()  # retrieved here, so never "never retrieved"
-
-        task.add_done_callback(done)
-        return task
+        return self._fetches.start(
+            key, lambda: self._fetch_and_store(config), name=f"contacts:{key[-6:]}"
+        )
 
     async def _fetch_and_store(self, config: Config) -> Blob:
         key = config.api_key
@@ -221,12 +189,16 @@ class ContactCache:
         try:
             contacts = await self._fetch(config)
         except BaseException:
-            await self._write(self.storage.delete(state_key), "state reset", anonymize_key(key))
+            await self._safe.write(
+                self.storage.delete(state_key), f"state reset for {anonymize_key(key)}"
+            )
             raise
         blob = Blob.of(contacts)
-        await self._write(self.storage.set(key, blob), "list write", anonymize_key(key))
+        await self._safe.write(self.storage.set(key, blob), f"list write for {anonymize_key(key)}")
         cached = Blob.of({"state": "CACHED", "timestamp": _now_ms()})
-        await self._write(self.storage.set(state_key, cached), "state write", anonymize_key(key))
+        await self._safe.write(
+            self.storage.set(state_key, cached), f"state write for {anonymize_key(key)}"
+        )
         _log.info(
             "[ContactCache] Fetched %d contacts in %.0fms",
             len(contacts),
@@ -235,13 +207,13 @@ class ContactCache:
         return blob
 
     def _refresh_in_background(self, config: Config, seen_state: Blob | None) -> None:
-        if config.api_key in self._inflight:
+        if config.api_key in self._fetches:
             return
 
         async def refresh() -> None:
             if not await self._take_guard(config.api_key, seen_state):
                 return
-            if config.api_key in self._inflight:
+            if config.api_key in self._fetches:
                 return
             try:
                 await self._start_fetch(config)
@@ -256,14 +228,14 @@ class ContactCache:
 
     async def peek(self, key: str) -> list[dict[str, Any]] | None:
         """The list cached for ``key`` as it is, without fetching; None when none is."""
-        cached = await self._get(key)
+        cached = await self._safe.read(self.storage.get(key), None)
         contacts = cached.value() if cached is not None else None
         return contacts if isinstance(contacts, list) else None
 
     async def drop(self, key: str) -> None:
         """Forget the list and its state for ``key``: the next GET /contacts fetches."""
-        await self._write(self.storage.delete(key), "delete", "list")
-        await self._write(self.storage.delete(cache_state_key(key)), "delete", "state")
+        await self._safe.write(self.storage.delete(key), "delete of list")
+        await self._safe.write(self.storage.delete(cache_state_key(key)), "delete of state")
 
     # -- writes after POST/PUT/DELETE --------------------------------------------------
 
@@ -289,17 +261,17 @@ class ContactCache:
         key = config.api_key
         if not key or is_reserved_key(key):
             return
-        cached = await self._get(key)
+        cached = await self._safe.read(self.storage.get(key), None)
         if cached is None:
             return
         contacts = cached.value()
         if not isinstance(contacts, list):
             return
-        await self._write(self.storage.set(key, Blob.of(change(contacts))), "update", "list")
+        await self._safe.write(self.storage.set(key, Blob.of(change(contacts))), "update for list")
 
     async def close(self) -> None:
         """Wait for background refreshes to settle (bounded), then cancel the rest."""
-        pending = [*self._background, *self._inflight.values()]
+        pending = [*self._background, *self._fetches.tasks()]
         if pending:
             _, still = await asyncio.wait(pending, timeout=1.0)
             for task in still:

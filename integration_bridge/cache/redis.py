@@ -2,13 +2,21 @@
 
 A value is the base64 of the zlib-deflated UTF-8 JSON, written with
 ``SET key value EX ttl``; entries written by a TypeScript bridge are read here
-and the other way round. Every operation is bounded by a short timeout; any
-failure raises `StorageUnavailable` (callers fall through to the CRM), and
-after a failure the store fails fast for a moment instead of making every
-request wait for a dead Redis: after ``backoff`` seconds a single call probes
-Redis again while the others still fail fast, and the first success closes
-the breaker. It recovers by itself; outages are logged at most every
-``WARNING_INTERVAL`` seconds and never with keys or values.
+and the other way round. Every operation is bounded by a short timeout.
+
+Failure handling is three small parts, each in one place:
+
+* `redis_errors`: the one boundary where redis-py's exceptions (and socket
+  errors, timeouts) become `StorageUnavailable`, as httpx's
+  ``map_httpcore_exceptions`` does; callers fall through to the CRM.
+* a `CircuitBreaker`: after a failure the store fails fast for a moment
+  instead of making every request wait for a dead Redis; after ``backoff``
+  seconds a single call probes Redis while the others still fail fast, and
+  the first success closes it again.
+* a `WarningThrottle`: outages are logged at most every ``WARNING_INTERVAL``
+  seconds, with a count, and never with keys or values.
+
+A `_DecodedMemo` keeps large decoded values while Redis holds the same bytes.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ import base64
 import binascii
 import logging
 import struct
-import time
+import weakref
 import zlib
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -29,9 +39,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from integration_bridge.cache.guards import CircuitBreaker, WarningThrottle
 from integration_bridge.cache.storage import Blob, Storage, StorageUnavailable
 
-__all__ = ["RedisStorage", "decode_value", "encode_value"]
+__all__ = ["RedisStorage", "decode_value", "encode_value", "redis_errors"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _log = logging.getLogger("integration_bridge.redis")
 
@@ -62,7 +76,7 @@ def decode_value(raw: bytes | str) -> Blob:
         json = zlib.decompress(compressed)
     except (binascii.Error, zlib.error) as error:
         raise ValueError(f"not a base64 zlib value: {error}") from None
-    return Blob(json, gzip_bytes=_gzip_from_zlib(compressed, json), source=raw)
+    return Blob(json, gzip_bytes=_gzip_from_zlib(compressed, json))
 
 
 def _gzip_from_zlib(compressed: bytes, json: bytes) -> bytes | None:
@@ -73,6 +87,47 @@ def _gzip_from_zlib(compressed: bytes, json: bytes) -> bytes | None:
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
     trailer = struct.pack("<II", zlib.crc32(json) & 0xFFFFFFFF, len(json) & 0xFFFFFFFF)
     return header + deflate + trailer
+
+
+@contextmanager
+def redis_errors(what: str) -> Iterator[None]:
+    """Translate redis-py, socket and timeout errors into `StorageUnavailable`.
+
+    Raises:
+        StorageUnavailable: the block failed; the original error is its cause.
+    """
+    try:
+        yield
+    except (RedisError, OSError, TimeoutError) as error:
+        raise StorageUnavailable(f"Redis {what} failed") from error
+
+
+class _DecodedMemo:
+    """Large decoded values by key, valid while Redis holds the very same raw bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[bytes, Blob]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: str, raw: bytes) -> Blob | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != raw:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: str, raw: bytes, blob: Blob) -> None:
+        self.forget(key)
+        self._entries[key] = (raw, blob)
+        self._bytes += len(raw) + blob.nbytes
+        while self._bytes > self.max_bytes and self._entries:
+            self.forget(next(iter(self._entries)))
+
+    def forget(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= len(entry[0]) + entry[1].nbytes
 
 
 class RedisStorage(Storage):
@@ -129,69 +184,45 @@ class RedisStorage(Storage):
             **tls,
         )
         self._swap = self._client.register_script(_SWAP)
-        self._down_until = 0.0  # fail fast until then (monotonic); 0: healthy
-        self._probing = False
-        self._last_warning = -float("inf")
-        self._failures = 0  # failures not yet reported in a warning
+        self._breaker = CircuitBreaker(backoff, on_recover=self._recovered)
+        self._warnings = WarningThrottle(_log, self.WARNING_INTERVAL)
         self._outage_reported = False
-        self.memo_bytes = memo_bytes
-        self._decoded: OrderedDict[str, tuple[bytes, Blob]] = OrderedDict()
-        self._decoded_bytes = 0
-
-    @property
-    def client(self) -> aioredis.Redis:
-        """The underlying redis-py client."""
-        return self._client
+        self._memo = _DecodedMemo(memo_bytes)
+        # The raw value each Blob was read from, for `swap` (bookkeeping stays here).
+        self._raw: weakref.WeakKeyDictionary[Blob, bytes] = weakref.WeakKeyDictionary()
 
     @property
     def available(self) -> bool:
         """False while the breaker is open after a failure."""
-        return self._down_until == 0.0
+        return self._breaker.closed
 
     def _ttl(self, ttl: float | None) -> int:
         return max(1, int(self.default_ttl if ttl is None else ttl))
 
-    async def _call(self, what: str, operation: Any) -> Any:
-        """Await a redis-py coroutine, bounded in time, behind the circuit breaker."""
-        probe = False
-        if self._down_until:
-            now = time.monotonic()
-            if now < self._down_until or self._probing:
-                operation.close()
-                raise StorageUnavailable("Redis unavailable (failing fast after an error)")
-            probe = self._probing = True
-        try:
-            async with asyncio.timeout(self.timeout):
-                result = await operation
-        except (RedisError, OSError, TimeoutError) as error:
-            self._failed(what, error)
-            raise StorageUnavailable(f"Redis {what} failed") from error
-        finally:
-            if probe:
-                self._probing = False
-        if self._down_until:
-            self._down_until = 0.0
-            if self._outage_reported:
-                self._outage_reported = False
-                _log.info("[RedisStorage] Redis is available again")
-        return result
+    async def _call(
+        self, what: str, command: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run one redis-py command, bounded in time, behind the circuit breaker."""
+        with self._breaker.attempt():
+            try:
+                with redis_errors(what):
+                    async with asyncio.timeout(self.timeout):
+                        return await command(*args, **kwargs)
+            except StorageUnavailable as error:
+                if self._warnings.warn(
+                    "[RedisStorage] %s failed: %s; failing fast for %.1fs (%d failures since"
+                    " the last warning)",
+                    what,
+                    type(error.__cause__).__name__,
+                    self.backoff,
+                ):
+                    self._outage_reported = True
+                raise
 
-    def _failed(self, what: str, error: BaseException) -> None:
-        now = time.monotonic()
-        self._down_until = now + self.backoff
-        self._failures += 1
-        if now - self._last_warning >= self.WARNING_INTERVAL:
-            _log.warning(
-                "[RedisStorage] %s failed: %s; failing fast for %.1fs (%d failures since"
-                " the last warning)",
-                what,
-                type(error).__name__,
-                self.backoff,
-                self._failures,
-            )
-            self._last_warning = now
-            self._failures = 0
-            self._outage_reported = True
+    def _recovered(self) -> None:
+        if self._outage_reported:
+            self._outage_reported = False
+            _log.info("[RedisStorage] Redis is available again")
 
     async def get(self, key: str) -> Blob | None:
         """The value under ``key``; a value that does not decode counts as absent.
@@ -199,67 +230,58 @@ class RedisStorage(Storage):
         Large values stay decoded in a small local memo for as long as Redis holds
         the very same bytes, so serving a popular list costs one GET, not a decode.
         """
-        return self._blob(key, await self._call("GET", self._client.get(key)))
+        return self._blob(key, await self._call("GET", self._client.get, key))
 
     async def get_many(self, *keys: str) -> list[Blob | None]:
         """Several values with one ``MGET`` (one round trip)."""
-        raws = await self._call("MGET", self._client.mget(keys))
+        raws = await self._call("MGET", self._client.mget, keys)
         return [self._blob(key, raw) for key, raw in zip(keys, raws, strict=True)]
 
-    def _blob(self, key: str, raw: bytes | None) -> Blob | None:
+    def _blob(self, key: str, raw: bytes | str | None) -> Blob | None:
+        if isinstance(raw, str):  # only with a client made with decode_responses=True
+            raw = raw.encode()
         if raw is None:
-            self._forget(key)
+            self._memo.forget(key)
             return None
-        memo = self._decoded.get(key)
-        if memo is not None and memo[0] == raw:
-            self._decoded.move_to_end(key)
-            return memo[1]
+        blob = self._memo.get(key, raw)
+        if blob is not None:
+            return blob
         try:
             blob = decode_value(raw)
         except ValueError:
             _log.warning("[RedisStorage] Ignoring an entry that does not decode")
             return None
+        self._raw[blob] = raw
         if len(raw) >= self.MEMO_MIN_BYTES:
-            self._remember(key, raw, blob)
+            self._memo.put(key, raw, blob)
         return blob
-
-    def _remember(self, key: str, raw: bytes, blob: Blob) -> None:
-        self._forget(key)
-        self._decoded[key] = (raw, blob)
-        self._decoded_bytes += len(raw) + blob.nbytes
-        while self._decoded_bytes > self.memo_bytes and self._decoded:
-            self._forget(next(iter(self._decoded)))
-
-    def _forget(self, key: str) -> None:
-        memo = self._decoded.pop(key, None)
-        if memo is not None:
-            self._decoded_bytes -= len(memo[0]) + memo[1].nbytes
 
     async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
         """``SET key value EX ttl``."""
-        await self._call("SET", self._client.set(key, encode_value(value.json), ex=self._ttl(ttl)))
+        await self._call("SET", self._client.set, key, encode_value(value.json), ex=self._ttl(ttl))
 
     async def add(self, key: str, value: Blob, ttl: float | None = None) -> bool:
         """``SET key value NX EX ttl``."""
         encoded = encode_value(value.json)
         stored = await self._call(
-            "SET NX", self._client.set(key, encoded, ex=self._ttl(ttl), nx=True)
+            "SET NX", self._client.set, key, encoded, ex=self._ttl(ttl), nx=True
         )
         return bool(stored)
 
     async def delete(self, key: str) -> None:
         """``DEL key``."""
-        await self._call("DEL", self._client.delete(key))
+        await self._call("DEL", self._client.delete, key)
 
     async def swap(self, key: str, expected: Blob, value: Blob, ttl: float | None = None) -> bool:
         """Replace atomically (a Lua script) if the raw value is still the one read."""
-        if expected.source is None:
+        raw = self._raw.get(expected)
+        if raw is None:  # not a Blob this store read: compare the JSON instead
             return await super().swap(key, expected, value, ttl)
         replaced = await self._call(
             "SWAP",
-            self._swap(
-                keys=[key], args=[expected.source, encode_value(value.json), self._ttl(ttl)]
-            ),
+            self._swap,
+            keys=[key],
+            args=[raw, encode_value(value.json), self._ttl(ttl)],
         )
         return bool(replaced)
 

@@ -13,7 +13,6 @@ import time
 import zlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,25 +23,19 @@ _GZIP_LEVEL = 6
 
 
 class Blob:
-    """One JSON document as bytes, with its gzip encoding made at most once."""
+    """One JSON document as bytes, with its gzip encoding made at most once.
 
-    __slots__ = ("_gzip", "_json", "on_inflate", "source")
+    A plain value: what a store needs to remember about a Blob it returned
+    (its raw form, its place in a memory budget) the store keeps itself.
+    """
 
-    def __init__(
-        self,
-        json: bytes | None = None,
-        *,
-        gzip_bytes: bytes | None = None,
-        source: bytes | str | None = None,
-    ) -> None:
+    __slots__ = ("__weakref__", "_gzip", "_json")
+
+    def __init__(self, json: bytes | None = None, *, gzip_bytes: bytes | None = None) -> None:
         if json is None and gzip_bytes is None:
             raise ValueError("a Blob needs its JSON or its gzip bytes")
         self._json = json
         self._gzip = gzip_bytes
-        self.source = source
-        """The store's raw representation, when it has one (used by `Storage.swap`)."""
-        self.on_inflate: Callable[[Blob], None] | None = None
-        """Called after the JSON was made again from the compressed form."""
 
     @classmethod
     def of(cls, value: Any) -> Blob:
@@ -55,8 +48,6 @@ class Blob:
         if self._json is None:
             assert self._gzip is not None
             self._json = gzip.decompress(self._gzip)
-            if self.on_inflate is not None:
-                self.on_inflate(self)
         return self._json
 
     @property
@@ -156,6 +147,8 @@ class MemoryStorage(Storage):
     Large values are kept gzip-compressed; the plain JSON of the most recently
     used ones is kept beside it, within ``hot_bytes``, so that popular lists are
     served without inflating and the rest cost a fraction of their JSON size.
+    A compressed value handed out may be inflated by its reader; the store
+    notices at its next operation and counts the JSON against ``hot_bytes``.
     """
 
     # Rough per-entry cost of the dict slot, tuple, key and Blob objects.
@@ -164,6 +157,8 @@ class MemoryStorage(Storage):
     COMPRESS_MIN_BYTES = 4096
     # Compress values this large in a worker thread (zlib releases the GIL).
     _THREAD_MIN_BYTES = 256 * 1024
+    # Readers inflate right after `get`: a few recent handouts are enough to watch.
+    _SERVED_COLD_KEPT = 64
 
     def __init__(
         self,
@@ -182,6 +177,8 @@ class MemoryStorage(Storage):
         self._hot: OrderedDict[str, int] = OrderedDict()  # key -> JSON bytes kept
         self._hot_total = 0
         self._bytes = 0
+        # Compressed values handed out recently, which their readers may inflate.
+        self._served_cold: OrderedDict[str, Blob] = OrderedDict()
 
     @property
     def used_bytes(self) -> int:
@@ -202,6 +199,7 @@ class MemoryStorage(Storage):
         return blob
 
     def _remove(self, key: str) -> None:
+        self._served_cold.pop(key, None)
         if self._entries.pop(key, None) is not None:
             self._bytes -= self._sizes.pop(key)
             hot = self._hot.pop(key, None)
@@ -236,15 +234,18 @@ class MemoryStorage(Storage):
         self._entries[key] = (value, expires)
         self._account(key, value)
         if value.has_gzip:
-            value.on_inflate = lambda blob: self._reheat(key, blob)
             self._heat(key, value)
         while self._bytes > self.max_bytes and self._entries:
             self._remove(next(iter(self._entries)))
 
-    def _reheat(self, key: str, blob: Blob) -> None:
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is blob:
-            self._heat(key, blob)
+    def _settle(self) -> None:
+        """Account the compressed values handed out that their readers inflated since."""
+        for key, blob in list(self._served_cold.items()):
+            if not blob.compressed_only:
+                del self._served_cold[key]
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] is blob:
+                    self._heat(key, blob)
 
     async def _compress(self, value: Blob) -> None:
         size = len(value.json)
@@ -257,20 +258,28 @@ class MemoryStorage(Storage):
 
     async def get(self, key: str) -> Blob | None:
         """The value under ``key`` (marks it recently used)."""
+        self._settle()
         blob = self._live(key)
         if blob is not None:
             self._entries.move_to_end(key)
             if key in self._hot:
                 self._hot.move_to_end(key)
+            elif blob.compressed_only:
+                self._served_cold[key] = blob
+                self._served_cold.move_to_end(key)
+                if len(self._served_cold) > self._SERVED_COLD_KEPT:
+                    self._served_cold.popitem(last=False)
         return blob
 
     async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
         """Store ``value``, evicting least recently used entries past the byte bound."""
+        self._settle()
         await self._compress(value)
         self._put(key, value, ttl)
 
     async def add(self, key: str, value: Blob, ttl: float | None = None) -> bool:
         """Store ``value`` if ``key`` is absent."""
+        self._settle()
         if self._live(key) is not None:
             return False
         self._put(key, value, ttl)
@@ -278,6 +287,7 @@ class MemoryStorage(Storage):
 
     async def delete(self, key: str) -> None:
         """Remove ``key``."""
+        self._settle()
         self._remove(key)
 
     async def swap(self, key: str, expected: Blob, value: Blob, ttl: float | None = None) -> bool:

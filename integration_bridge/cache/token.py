@@ -19,7 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from integration_bridge.cache.storage import Blob, Storage, StorageUnavailable
+from integration_bridge.cache.guards import BestEffort, WarningThrottle
+from integration_bridge.cache.single_flight import SingleFlight
+from integration_bridge.cache.storage import Blob, Storage
 from integration_bridge.models import Config
 
 __all__ = ["RefreshFn", "TokenCache"]
@@ -54,7 +56,8 @@ class TokenCache:
         self.ttl = ttl
         self.pending_ttl = pending_ttl
         self.poll_interval = poll_interval
-        self._inflight: dict[tuple[str, bool], asyncio.Task[str]] = {}
+        self._refreshes: SingleFlight[tuple[str, bool], str] = SingleFlight()
+        self._safe = BestEffort(WarningThrottle(_log, 10.0), "TokenCache")
         self._warned_inactive = False
         self.refreshes = 0
         """Calls of a refresh function so far (for metrics)."""
@@ -66,10 +69,7 @@ class TokenCache:
     async def _read(self, key: str) -> tuple[Blob | None, dict[str, Any] | None]:
         """The stored blob and its entry (None where absent, unreadable or unreachable)."""
         assert self.storage is not None
-        try:
-            blob = await self.storage.get(key)
-        except StorageUnavailable:
-            return None, None
+        blob = await self._safe.read(self.storage.get(key), None)
         if blob is None:
             return None, None
         try:
@@ -79,11 +79,7 @@ class TokenCache:
         return blob, value if isinstance(value, dict) else None
 
     async def _write(self, operation: Awaitable[Any]) -> Any:
-        try:
-            return await operation
-        except StorageUnavailable:
-            _log.warning("[TokenCache] Storage unavailable; token not shared")
-            return None
+        return await self._safe.write(operation, "token entry write (token not shared)")
 
     async def get(self, config: Config, refresh_fn: RefreshFn, force: bool = False) -> str:
         """A fresh access token for ``config.api_key`` (see `get_fresh_access_token`).
@@ -93,9 +89,9 @@ class TokenCache:
         a plain call joins either.
         """
         key = self.key(config.api_key)
-        task = self._inflight.get((key, True))
+        task = self._refreshes.running((key, True))
         if task is None and not force:
-            task = self._inflight.get((key, False))
+            task = self._refreshes.running((key, False))
         if task is None:
             if self.storage is None and not self._warned_inactive:
                 self._warned_inactive = True
@@ -103,16 +99,10 @@ class TokenCache:
                     "[TokenCache] OAUTH2_REDIRECT_URL is not set: access tokens are not"
                     " cached, every call refreshes"
                 )
-            task = asyncio.create_task(self._get(key, config, refresh_fn, force))
-            self._inflight[key, force] = task
-            task.add_done_callback(lambda done: self._forget((key, force), done))
+            task = self._refreshes.start(
+                (key, force), lambda: self._get(key, config, refresh_fn, force)
+            )
         return await asyncio.shield(task)
-
-    def _forget(self, slot: tuple[str, bool], task: asyncio.Task[str]) -> None:
-        if self._inflight.get(slot) is task:
-            del self._inflight[slot]
-        if not task.cancelled():
-            task.exception()
 
     async def _get(self, key: str, config: Config, refresh_fn: RefreshFn, force: bool) -> str:
         if self.storage is None:
