@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -27,9 +28,33 @@ from integration_bridge.pubsub.factory import topic_path
 from integration_bridge.pubsub.publisher import Publisher, PublishError
 from integration_bridge.settings import Settings
 
-__all__ = ["MAX_MESSAGE_DATA_BYTES", "ContactStreamer", "TooManyStreams", "split_contacts"]
+__all__ = [
+    "MAX_MESSAGE_DATA_BYTES",
+    "ContactStreamer",
+    "TooManyStreams",
+    "forwarded_trace_context",
+    "split_contacts",
+]
 
 _log = logging.getLogger("integration_bridge.stream")
+
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACESTATE_MAX = 512  # W3C: 32 list members; a longer header is not passed on
+
+
+def forwarded_trace_context(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """A request's well-formed W3C ``traceparent`` (and ``tracestate``), for messages."""
+    if headers is None:
+        return None
+    traceparent = headers.get("traceparent", "").strip()
+    if not _TRACEPARENT.fullmatch(traceparent) or traceparent.startswith("ff"):
+        return None
+    context = {"traceparent": traceparent}
+    tracestate = headers.get("tracestate", "").strip()
+    if tracestate and len(tracestate) <= _TRACESTATE_MAX and tracestate.isprintable():
+        context["tracestate"] = tracestate
+    return context
+
 
 MAX_MESSAGE_DATA_BYTES = 4_000_000
 """Largest JSON of one stream message (base64 in a REST request stays well under 10 MB)."""
@@ -164,8 +189,13 @@ class ContactStreamer:
             ordering_key = f"{config.user_id}:{timestamp}"
         # Keep the user id in the log context of the stream, but not the request's other headers.
         context_headers = {"x-user-id": config.user_id, "x-provider-key": config.api_key}
-        # Every message of the stream carries the starting request's trace context.
-        trace = self.trace_context() if self.trace_context is not None else None
+        # Every message of the stream carries the starting request's trace context: our
+        # span's with tracing on; without, the caller's own, passed on unchanged.
+        trace: dict[str, str] | None
+        if self.trace_context is not None:
+            trace = self.trace_context()
+        else:
+            trace = forwarded_trace_context(request_headers_var.get())
         task = asyncio.create_task(
             self._run(config, timestamp, ordering_key, context_headers, trace or None),
             name=f"stream:{ordering_key}",

@@ -224,3 +224,43 @@ def test_real_pubsub_needs_names(emulator: PubSubEmulator, missing: str, variabl
 def test_local_publisher_fills_defaults() -> None:
     app = create_app(StreamingAdapter([]), settings=Settings())
     assert app is not None
+
+
+@pytest.mark.parametrize(
+    ("sent", "carried"),
+    [
+        (
+            {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+            {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        ),
+        (
+            {
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+                "tracestate": "vendor=abc",
+            },
+            {
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+                "tracestate": "vendor=abc",
+            },
+        ),
+        ({}, {}),
+        ({"traceparent": "00-not-a-trace-01", "tracestate": "vendor=abc"}, {}),
+        ({"traceparent": "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01"}, {}),
+    ],
+)
+async def test_without_tracing_the_callers_trace_context_is_passed_on(
+    aiohttp_client: Any,
+    emulator: PubSubEmulator,
+    sent: dict[str, str],
+    carried: dict[str, str],
+) -> None:
+    client = await aiohttp_client(
+        create_app(StreamingAdapter([[contact("1")]]), settings=pubsub_settings(emulator))
+    )
+    response = await client.post("/contacts/stream", headers={**USER_HEADERS, **sent})
+    assert response.status == 200
+    received = await messages(emulator)
+    assert [m.json()["state"] for m in received] == ["IN_PROGRESS", "COMPLETE"]
+    for message in received:
+        assert {k: v for k, v in message.json().items() if k.startswith("trace")} == carried
+        assert message.attributes == carried
