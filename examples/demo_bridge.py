@@ -82,7 +82,7 @@ class DemoBridge(Adapter):
             authorize_url_base=f"{self.crm_url}/oauth/authorize",
             token_url=f"{self.crm_url}/oauth/token",
             redirect_uri=f"{bridge_url}/oauth2/token",
-            cookie_secret=os.environ.get("DEMO_COOKIE_SECRET", "demo-cookie-secret"),
+            cookie_secret=os.environ.get("DEMO_COOKIE_SECRET", "demo-cookie-secret-32-bytes-long!"),
             api_url=self.crm_url,
             scopes=("contacts",),
             api_key_from_tokens=lambda tokens: tokens.access_token,

@@ -4,7 +4,9 @@
 request's headers (user id, provider key) in the log context and its app in
 `runtime`; time the request (``Server-Timing`` header and one log line); refuse
 ``x-*`` headers that are not clean UTF-8 text and path ids (``{id}``,
-``{type}``) that could change a CRM URL (400 before any handler runs);
+``{type}``) that could change a CRM URL (400 before any handler runs); read
+the body within ``BODY_READ_TIMEOUT`` (408) and refuse one that cannot be
+decoded (400, logged without a traceback);
 turn every exception into an answer (the one place where that happens);
 compress large answers for clients that accept gzip. The per-request `Config`
 is built from the ``x-*`` headers on first use (`config_of`), through a memo
@@ -13,14 +15,18 @@ bounded in bytes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from integration_bridge import runtime
+from integration_bridge.appkeys import SETTINGS
 from integration_bridge.cache.contacts import RESERVED_KEY_PREFIXES
 from integration_bridge.errors import IntegrationErrorType, ServerError
 from integration_bridge.logging import log_request, request_headers_var
@@ -36,6 +42,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _log = logging.getLogger("integration_bridge.http")
 _CONFIG: web.RequestKey[Config] = web.RequestKey("integration_bridge.config", Config)
 _COMPRESS_MIN_BYTES = 1024
+_BODY_READ_TIMEOUT = 30.0
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
@@ -100,7 +107,41 @@ def config_of(request: web.Request) -> Config:
     return config
 
 
+class _BodyUnreadable(ServerError):
+    """The body could not be decoded or the client hung up: the caller's fault, no traceback."""
+
+
+async def _read_body(request: web.Request) -> web.Response | None:
+    """Read the whole body (up to ``MAX_BODY_SIZE``) within ``BODY_READ_TIMEOUT``.
+
+    Handlers, adapters included, then get it from aiohttp's cache. Returns the
+    408 answer when it did not arrive in time; raises a 400 for a body that
+    cannot be decoded (bad ``Content-Encoding``) or a client that hung up.
+    Multipart bodies are left to the handler, which streams them.
+    """
+    if not request.body_exists or request.content_type.startswith("multipart/"):
+        return None
+    settings = request.config_dict.get(SETTINGS)
+    timeout = settings.body_read_timeout if settings is not None else _BODY_READ_TIMEOUT
+    try:
+        async with asyncio.timeout(timeout):
+            await request.read()
+    except TimeoutError:
+        answer = web.Response(
+            status=408, text="Request body not received in time", content_type="text/plain"
+        )
+        answer.force_close()
+        return answer
+    except (RequestPayloadError, HttpProcessingError, ConnectionError) as error:
+        raise _BodyUnreadable(
+            400, f"Request body could not be read ({type(error).__name__})"
+        ) from None
+    return None
+
+
 def _error_response(error: Exception, request: web.Request) -> web.Response:
+    if isinstance(error, _BodyUnreadable):
+        _log.warning("[%s %s] %s", request.method, request.path, error.message)
     if isinstance(error, ServerError):
         status = error.status if error.status >= 400 else 500
         if error.message != IntegrationErrorType.INTEGRATION_REFRESH_ERROR and status >= 500:
@@ -139,7 +180,8 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
                 value = match_info.get(name)
                 if value is not None and not is_valid_path_id(value):
                     raise ServerError(400, "Invalid id")
-            response = await handler(request)
+            refused = await _read_body(request)
+            response = await handler(request) if refused is None else refused
         except web.HTTPException as http_error:
             if http_error.status < 400:
                 raise

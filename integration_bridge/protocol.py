@@ -21,13 +21,20 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
-__all__ = ["MALFORMED_REQUEST_TEXT", "ProtocolErrorLogger", "protocol_handler_args"]
+__all__ = [
+    "LINGERING_SECONDS",
+    "MALFORMED_REQUEST_TEXT",
+    "ProtocolErrorLogger",
+    "protocol_handler_args",
+]
 
 MALFORMED_REQUEST_TEXT = "Bad Request: malformed HTTP request"
 """The whole 400 body for a request aiohttp's parser refused."""
 
 _ERROR_HANDLING = "Error handling request from %s"
+_UNHANDLED = "Unhandled exception"
 
 
 def _parse_error(msg: object, exc_info: Any) -> HttpProcessingError | None:
@@ -35,6 +42,11 @@ def _parse_error(msg: object, exc_info: Any) -> HttpProcessingError | None:
         return None
     error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
     return error if isinstance(error, HttpProcessingError) else None
+
+
+def _is_broken_body(exc_info: Any) -> bool:
+    error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+    return isinstance(error, RequestPayloadError | HttpProcessingError | ConnectionError)
 
 
 class ProtocolErrorLogger(logging.LoggerAdapter[logging.Logger]):
@@ -63,6 +75,11 @@ class ProtocolErrorLogger(logging.LoggerAdapter[logging.Logger]):
         error = _parse_error(msg, exc_info)
         if error is not None:
             self._refuse(error, args[0] if args else "?", logging.WARNING)
+        if msg == _UNHANDLED and _is_broken_body(exc_info):
+            # The rest of a body the app already refused (bad encoding, hang-up), read
+            # by aiohttp to keep the connection: the answer went out, nothing to report.
+            self.logger.debug("Discarded the rest of an unreadable request body")
+            return
         self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
 
     def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
@@ -73,6 +90,11 @@ class ProtocolErrorLogger(logging.LoggerAdapter[logging.Logger]):
         self.logger.debug(msg, *args, **kwargs)
 
 
+LINGERING_SECONDS = 1.0
+"""How long the rest of a refused body (408, 413, 400) is read and dropped before the
+connection closes; aiohttp's default (10 s) lets a client that trickles bytes hold it."""
+
+
 def protocol_handler_args() -> Mapping[str, Any]:
-    """``handler_args`` for `web.Application` that install `ProtocolErrorLogger`."""
-    return {"logger": ProtocolErrorLogger()}
+    """``handler_args`` for `web.Application`: `ProtocolErrorLogger`, short lingering."""
+    return {"logger": ProtocolErrorLogger(), "lingering_time": LINGERING_SECONDS}

@@ -46,9 +46,19 @@ from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 from integration_bridge.errors import ServerError
 from integration_bridge.models import OAuth2Credentials
 
-__all__ = ["OAuth2Client", "TokenExchangeStyle", "TokenSet", "default_api_key", "split_api_key"]
+__all__ = [
+    "MIN_COOKIE_SECRET_BYTES",
+    "OAuth2Client",
+    "TokenExchangeStyle",
+    "TokenSet",
+    "default_api_key",
+    "split_api_key",
+]
 
 _STATE_FIELDS = ("nonce", "accessTokenUrl", "apiUrl")
+
+MIN_COOKIE_SECRET_BYTES = 32
+"""`OAuth2Client` refuses a shorter ``cookie_secret``: anyone could forge its signatures."""
 _ERROR_CODE = re.compile(r"[a-z_]{1,40}")
 
 
@@ -114,7 +124,8 @@ class OAuth2Client:
         redirect_uri: where the CRM sends the browser back to, usually the
             bridge's ``/oauth2/callback`` (or ``/oauth2/token``).
         cookie_secret: signs the nonce cookie and the ``state``; the same on
-            every replica, long and random (the original used the client secret).
+            every replica, long and random, at least 32 bytes (the original
+            used the client secret).
         api_url: the CRM API URL handed out with the credentials; can be set
             per login with ``authorize_url(..., api_url=...)``.
         scopes: sent as ``scope``, joined by ``scope_separator``; none when empty.
@@ -150,6 +161,13 @@ class OAuth2Client:
     api_key_from_tokens: Callable[[TokenSet], str] = default_api_key
     timeout: float = 15.0
 
+    def __post_init__(self) -> None:
+        if len(self.cookie_secret.encode()) < MIN_COOKIE_SECRET_BYTES:
+            raise ValueError(
+                f"OAuth2Client: cookie_secret must be at least {MIN_COOKIE_SECRET_BYTES} bytes"
+                " (it signs the login state and nonce cookie; use a long random secret)"
+            )
+
     def __repr__(self) -> str:
         return f"OAuth2Client(client_id={self.client_id!r}, token_url={self.token_url!r})"
 
@@ -179,7 +197,7 @@ class OAuth2Client:
             or not isinstance(signature, str)
             or not self._state_signer.verify_signature(payload, signature)
         ):
-            raise ServerError(500, "OAuth2 callback with a state this bridge did not issue")
+            raise ServerError(401, "OAuth2 callback with a state this bridge did not issue")
 
     def authorize_url(self, response: web.StreamResponse, *, api_url: str | None = None) -> str:
         """The CRM's authorize URL; sets the signed nonce cookie on ``response``.
@@ -228,15 +246,15 @@ class OAuth2Client:
     def _check_nonce(self, request: web.Request, nonce: Any) -> None:
         cookie = request.cookies.get(self.cookie_name)
         if not cookie:
-            raise ServerError(500, "OAuth2 callback without nonce cookie: possible CSRF")
+            raise ServerError(401, "OAuth2 callback without nonce cookie: possible CSRF")
         try:
             signed = self._signer.unsign(cookie, max_age=self.cookie_max_age).decode()
         except SignatureExpired:
-            raise ServerError(500, "OAuth2 nonce cookie expired") from None
+            raise ServerError(401, "OAuth2 nonce cookie expired") from None
         except BadSignature:
-            raise ServerError(500, "OAuth2 nonce cookie is forged: possible CSRF") from None
+            raise ServerError(401, "OAuth2 nonce cookie is forged: possible CSRF") from None
         if not isinstance(nonce, str) or not secrets.compare_digest(signed, nonce):
-            raise ServerError(500, "OAuth2 nonce mismatch: possible CSRF")
+            raise ServerError(401, "OAuth2 nonce mismatch: possible CSRF")
 
     async def handle_callback(
         self,
@@ -264,31 +282,38 @@ class OAuth2Client:
             state's API URL.
 
         Raises:
-            ServerError: 500 for an ``error`` parameter, a missing ``state`` or
-                ``code``, a nonce that does not match the cookie, or a failed exchange.
+            ServerError: 400 for a missing ``state`` or ``code`` or a malformed
+                state; 401 for a state this client did not issue or a nonce
+                cookie that is missing, expired, forged or does not match; 403
+                for an ``error`` parameter or a code the CRM refuses; 500 when
+                the token endpoint cannot be reached or answers nonsense.
         """
         query = request.query
         if "error" in query:
-            raise ServerError(500, f"OAuth2 authorization failed: {query['error'][:100]}")
+            raise ServerError(403, f"OAuth2 authorization failed: {query['error'][:100]}")
         raw_state, code = query.get("state"), query.get("code")
         if not raw_state:
-            raise ServerError(500, "OAuth2 callback without state")
+            raise ServerError(400, "OAuth2 callback without state")
         if not code:
-            raise ServerError(500, "OAuth2 callback without code")
+            raise ServerError(400, "OAuth2 callback without code")
         try:
             state = orjson.loads(raw_state)
         except orjson.JSONDecodeError:
-            raise ServerError(500, "OAuth2 callback with malformed state") from None
+            raise ServerError(400, "OAuth2 callback with malformed state") from None
         if not isinstance(state, dict):
-            raise ServerError(500, "OAuth2 callback with malformed state")
+            raise ServerError(400, "OAuth2 callback with malformed state")
         self._verified_state(state)
         if check_nonce:
             self._check_nonce(request, state.get("nonce"))
         if response is not None:
-            response.del_cookie(self.cookie_name, path="/")
+            # Deleted with the attributes it was set with, or browsers keep it.
+            response.del_cookie(
+                self.cookie_name, path="/", secure=True, httponly=True, samesite="None"
+            )
         tokens = await self._token_request(
             {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri},
             session,
+            refused_status=403,  # a used, expired or made-up code: the login's fault
         )
         return OAuth2Credentials(
             api_key=self.api_key_from_tokens(tokens), api_url=state["apiUrl"] or self.api_url
@@ -317,7 +342,11 @@ class OAuth2Client:
         return tokens
 
     async def _token_request(
-        self, params: dict[str, str], session: aiohttp.ClientSession | None
+        self,
+        params: dict[str, str],
+        session: aiohttp.ClientSession | None,
+        *,
+        refused_status: int = 500,
     ) -> TokenSet:
         params = {**params, "client_id": self.client_id, "client_secret": self.client_secret}
         headers = {"Accept": "application/json", **self.extra_headers}
@@ -342,7 +371,12 @@ class OAuth2Client:
         if status >= 400:
             reason = _oauth_error_code(body)
             detail = f" ({reason})" if reason else ""
-            raise ServerError(500, f"OAuth2 token request refused with status {status}{detail}")
+            # 400 is RFC 6749's answer to a bad grant (a used or made-up code); 401
+            # means this bridge's client credentials are wrong: that is ours to fix.
+            raise ServerError(
+                refused_status if status == 400 else 500,
+                f"OAuth2 token request refused with status {status}{detail}",
+            )
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,12 @@ from integration_bridge.pubsub.events import publish_integration_events
 from integration_bridge.responses import as_returned, text_response
 
 __all__ = ["webhook_handler"]
+
+_log = logging.getLogger("integration_bridge.webhook")
+
+# What an adapter raises reading a body that is not what the CRM sends: malformed
+# JSON (ValueError, also pydantic's ValidationError), a list for an object and the like.
+_UNREADABLE_BODY = (ValueError, TypeError, KeyError, AttributeError, IndexError)
 
 
 def _event(value: Any) -> dict[str, Any]:
@@ -48,9 +55,15 @@ async def webhook_handler(request: web.Request) -> web.Response:
     adapter = request.app[ADAPTER]
     require(adapter, "handle_webhook")
     require(adapter, "verify_webhook_request")
-    if not await adapter.verify_webhook_request(request):
-        return text_response("Webhook verification failed", status=403)
-    events = [_event(event) for event in await adapter.handle_webhook(request) or []]
+    try:
+        if not await adapter.verify_webhook_request(request):
+            return text_response("Webhook verification failed", status=403)
+        received = await adapter.handle_webhook(request) or []
+    except _UNREADABLE_BODY as error:
+        # Malformed JSON or the wrong shape: the sender's fault, not ours (no traceback).
+        _log.warning("[handleWebhook] Unreadable webhook body: %s", type(error).__name__)
+        raise ServerError(400, "Invalid webhook body") from None
+    events = [_event(event) for event in received]
     # Bounded by WEBHOOK_PUBLISH_TIMEOUT: a CRM never waits through every retry.
     if not await publish_integration_events(request.app[PUBLISHER], request.app[SETTINGS], events):
         return text_response("Publishing integration events failed", status=503)

@@ -84,7 +84,7 @@ def oauth_client(crm: FakeCrm, style: TokenExchangeStyle, secret: str = "demo-se
         authorize_url_base=f"{crm.url}/oauth/authorize",
         token_url=f"{crm.url}/oauth/token",
         redirect_uri="https://bridge.example.com/oauth2/callback",
-        cookie_secret="cookie-secret",
+        cookie_secret="cookie-secret-of-at-least-32-bytes",
         api_url=crm.url,
         exchange_style=style,
     )

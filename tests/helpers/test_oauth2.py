@@ -62,7 +62,7 @@ def client(token_url: str, style: TokenExchangeStyle = TokenExchangeStyle.FORM) 
         authorize_url_base="https://crm.example.com/oauth/authorize",
         token_url=token_url,
         redirect_uri="https://bridge.example.com/oauth2/callback",
-        cookie_secret="cookie-signing-secret",
+        cookie_secret="cookie-signing-secret-of-32-bytes+",
         api_url="https://api.crm.example.com",
         scopes=("contacts", "calls"),
         exchange_style=style,
@@ -127,23 +127,23 @@ async def test_refresh_in_each_style(auth: Any, style: TokenExchangeStyle) -> No
 
 
 @pytest.mark.parametrize(
-    ("query", "use_cookie", "message"),
+    ("query", "use_cookie", "status", "message"),
     [
-        ("error=access_denied", True, "OAuth2 authorization failed: access_denied"),
-        (f"code={SECRET_CODE}", True, "OAuth2 callback without state"),
-        ("state={}", True, "OAuth2 callback without code"),
-        ("code=x&state=not-json", True, "OAuth2 callback with malformed state"),
+        ("error=access_denied", True, 403, "OAuth2 authorization failed: access_denied"),
+        (f"code={SECRET_CODE}", True, 400, "OAuth2 callback without state"),
+        ("state={}", True, 400, "OAuth2 callback without code"),
+        ("code=x&state=not-json", True, 400, "OAuth2 callback with malformed state"),
     ],
 )
 async def test_bad_callbacks_are_refused(
-    auth: Any, query: str, use_cookie: bool, message: str
+    auth: Any, query: str, use_cookie: bool, status: int, message: str
 ) -> None:
     _, token_url = auth
     oauth = client(token_url)
     _, cookie, _ = authorize(oauth)
     with pytest.raises(ServerError) as info:
         await oauth.handle_callback(callback(oauth, query, cookie if use_cookie else None))
-    assert (info.value.status, info.value.message) == (500, message)
+    assert (info.value.status, info.value.message) == (status, message)
 
 
 async def test_csrf_is_refused(auth: Any) -> None:
@@ -162,6 +162,7 @@ async def test_csrf_is_refused(auth: Any) -> None:
                 callback(oauth, f"code={SECRET_CODE}&state={state}", bad_cookie)
             )
         assert message in info.value.message
+        assert info.value.status == 401
     assert server.seen == []  # no code was exchanged
     creds = await oauth.handle_callback(
         callback(oauth, f"code={SECRET_CODE}&state={state}", None), check_nonce=False
