@@ -21,6 +21,8 @@ any import:
     is never read).
 
 The fixtures are async; pytest-asyncio (which pytest-aiohttp brings) runs them.
+The plugin loads in every pytest run where the framework is installed; it
+defines fixtures only, and ``-p no:integration_bridge`` turns it off.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-import pytest_asyncio
+
+try:  # pytest-aiohttp brings pytest-asyncio; without it the plugin must still load
+    from pytest_asyncio import fixture as async_fixture
+except ImportError:  # pragma: no cover - only in environments without pytest-asyncio
+    async_fixture = pytest.fixture  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
@@ -87,7 +93,7 @@ def adapter_fixture(factory: Callable[[], Adapter] | Callable[[FakeCrm], Adapter
     return _bridge_adapter
 
 
-@pytest_asyncio.fixture
+@async_fixture
 async def fake_crm() -> AsyncIterator[FakeCrm]:
     """A started fake CRM on 127.0.0.1, stopped after the test."""
     from integration_bridge.testing.fake_crm import FakeCrm
@@ -121,7 +127,7 @@ def bridge_settings() -> dict[str, Any]:
     return {}
 
 
-@pytest_asyncio.fixture
+@async_fixture
 async def bridge(
     aiohttp_client: Any, bridge_adapter: Adapter, bridge_settings: dict[str, Any]
 ) -> TestClient[Any, Any]:

@@ -13,6 +13,9 @@ from integration_bridge import Adapter, Config
 
 
 class Bridge(Adapter):
+    def __init__(self, api_url: str = "") -> None:
+        self.api_url = api_url
+
     async def get_contacts(self, config: Config) -> list[dict[str, object]]:
         async with aiohttp.ClientSession() as session, session.get(
             f"{config.api_url}/api/contacts",
@@ -60,15 +63,19 @@ def test_one_line_conftest(tmp_path: Path) -> None:
         tmp_path,
         {
             "my_bridge.py": BRIDGE,
+            # A factory with an argument gets the test's started fake CRM.
             "conftest.py": "from integration_bridge.testing import adapter_fixture\n"
-            "from my_bridge import Bridge\n\nbridge_adapter = adapter_fixture(Bridge)\n",
+            "from my_bridge import Bridge\n\n"
+            "bridge_adapter = adapter_fixture(lambda crm: Bridge(crm.url))\n",
+            "test_factory.py": "def test_factory_got_the_crm(bridge_adapter, fake_crm):\n"
+            "    assert bridge_adapter.api_url == fake_crm.url\n",
             "pyproject.toml": '[tool.pytest.ini_options]\nasyncio_mode = "auto"\n',
             "test_bridge.py": TEST,
         },
     )
     result = run_pytest(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
 
 
 def test_adapter_named_in_the_ini_file(tmp_path: Path) -> None:
