@@ -129,6 +129,33 @@ def _serve(
         raise SystemExit(2) from None
 
 
+def _check_pubsub_credentials(app: web.Application) -> None:
+    """With --workers: get a Google token once before forking, so no credentials is one line.
+
+    Raises:
+        SettingsError: no Google credentials (the message says what to set).
+    """
+    import asyncio
+
+    from integration_bridge.appkeys import PUBSUB_BACKEND, SETTINGS
+    from integration_bridge.pubsub.factory import PubSubBackend, open_publisher
+
+    if app[PUBSUB_BACKEND].backend is not PubSubBackend.GOOGLE:
+        return
+
+    async def check() -> None:
+        publisher, _ = await open_publisher(app[SETTINGS], app[PUBSUB_BACKEND])
+        await publisher.close()
+
+    pubsub_log = logging.getLogger("integration_bridge.pubsub")
+    level = pubsub_log.level
+    pubsub_log.setLevel(logging.WARNING)  # each worker logs its own start-up line
+    try:
+        asyncio.run(check())
+    finally:
+        pubsub_log.setLevel(level)
+
+
 def _run_workers(target: str, host: str, port: int, settings: Settings, workers: int) -> int:
     """Pre-fork ``workers`` processes sharing the port through SO_REUSEPORT."""
     if not hasattr(socket, "SO_REUSEPORT"):
@@ -239,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, plain=settings.log_plain)
         # Fail fast, before any worker starts: the target imports, the settings fit it.
         app = _build_app(args.target, settings)
+        if args.workers > 1:
+            _check_pubsub_credentials(app)
     except (SettingsError, TargetError) as error:
         print(f"error: {error}", file=sys.stderr)
         if metrics_dir is not None:

@@ -269,7 +269,8 @@ async def test_missing_key_file_stops_start_up(
         await start(create_app(StreamingAdapter(), settings=settings))
 
 
-def test_cli_without_credentials_fails_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_cli_without_credentials_fails_with_one_line(tmp_path: Path, workers: str) -> None:
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -281,7 +282,15 @@ def test_cli_without_credentials_fails_with_one_line(tmp_path: Path) -> None:
         "LOG_LEVEL": "WARNING",
     }
     process = subprocess.run(
-        [sys.executable, "-m", "integration_bridge", "run", "examples.demo_bridge:DemoBridge"],
+        [
+            sys.executable,
+            "-m",
+            "integration_bridge",
+            "run",
+            "examples.demo_bridge:DemoBridge",
+            "--workers",
+            workers,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
