@@ -95,8 +95,13 @@ async def _storage_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _token_cache_context(app: web.Application) -> AsyncIterator[None]:
-    app[TOKEN_CACHE] = create_token_cache(app[SETTINGS], app[STORAGE])
-    yield
+    cache = create_token_cache(app[SETTINGS], app[STORAGE])
+    app[TOKEN_CACHE] = cache
+    try:
+        yield
+    finally:
+        if cache.storage is not None and cache.storage is not app[STORAGE]:
+            await cache.storage.close()  # the in-process store it owns
 
 
 async def _runtime_context(app: web.Application) -> AsyncIterator[None]:

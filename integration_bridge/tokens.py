@@ -42,15 +42,17 @@ async def get_fresh_access_token(config: Config, refresh_fn: RefreshFn, force: b
 
     Args:
         config: the caller's configuration; ``api_key`` keys the cache.
-        refresh_fn: ``async (config) -> str`` making a new access token.
+        refresh_fn: ``async (config) -> token`` making a new access token; it may
+            return the token, ``(token, expires_in)`` or an object with
+            ``access_token`` and ``expires_in`` (e.g. `TokenSet`), and the token is
+            then kept no longer than its lifetime minus a margin.
         force: refresh now even when a token is cached.
 
     Returns:
         The access token. Concurrent callers share one refresh; across
         processes a pending marker makes the others wait for its result.
-        Without ``OAUTH2_REDIRECT_URL`` nothing is cached and ``refresh_fn`` is
-        called (still once for concurrent callers; one warning is logged). The
-        original framework answers 500 in that case instead.
+        Without ``OAUTH2_REDIRECT_URL`` tokens are kept in this process only
+        (never in Redis); the original framework refreshes on every call then.
 
     Raises:
         RuntimeError: no bridge app is running (see the module docstring).

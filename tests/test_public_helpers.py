@@ -161,8 +161,8 @@ def test_loggers_write_one_line_with_the_key_anonymized(
     assert record.levelno == level
     assert record.getMessage() == "[getContacts] fetched"
     assert "secret-provider-key-123456" not in str(record.__dict__)
-    assert record.apiKey.endswith("3456")
-    assert record.data == [repr({"page": 2}), 3]
+    assert record.__dict__["apiKey"].endswith("3456")
+    assert record.__dict__["data"] == [repr({"page": 2}), 3]
 
 
 def test_loggers_without_a_key(caplog: pytest.LogCaptureFixture) -> None:

@@ -52,8 +52,8 @@ def test_errors_another_try_cannot_fix_are_not_retried() -> None:
     certificate = aiohttp.ClientConnectorCertificateError(key, ValueError("self-signed"))
     for error in (aiohttp.InvalidUrlClientError("/api/v1/contacts"), certificate, ValueError()):
         assert RetryPolicy()(error, 0) == RetryDecision(False)
-    for error in (aiohttp.ServerDisconnectedError(), TimeoutError(), ConnectionResetError()):
-        assert RetryPolicy(base_delay=0.25)(error, 0) == RetryDecision(True, 0.25)
+    for retryable in (aiohttp.ServerDisconnectedError(), TimeoutError(), ConnectionResetError()):
+        assert RetryPolicy(base_delay=0.25)(retryable, 0) == RetryDecision(True, 0.25)
 
 
 def test_jitter_waits_half_to_all_of_the_delay() -> None:

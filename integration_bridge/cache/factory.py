@@ -8,7 +8,10 @@ from integration_bridge.cache.storage import MemoryStorage, Storage
 from integration_bridge.cache.token import TokenCache
 from integration_bridge.settings import Settings, SettingsError
 
-__all__ = ["check_redis_settings", "create_storage", "create_token_cache"]
+__all__ = ["TOKEN_MEMORY_MAX_BYTES", "check_redis_settings", "create_storage", "create_token_cache"]
+
+TOKEN_MEMORY_MAX_BYTES = 8 * 1024 * 1024
+"""Memory for tokens kept in-process without ``OAUTH2_REDIRECT_URL`` (tens of thousands)."""
 
 
 def check_redis_settings(settings: Settings) -> None:
@@ -56,9 +59,19 @@ def create_storage(settings: Settings) -> Storage:
 
 
 def create_token_cache(settings: Settings, storage: Storage) -> TokenCache:
-    """The token cache on ``storage``; inactive without ``OAUTH2_REDIRECT_URL`` (SPEC 6)."""
+    """The token cache on ``storage``; in this process only without ``OAUTH2_REDIRECT_URL``.
+
+    SPEC 6 shares tokens (Redis or the app's memory store, the original's
+    entries) only when ``OAUTH2_REDIRECT_URL`` is set. Without it the original
+    refreshes on every call; here tokens are still kept, in a small memory
+    store of this process (``AUTH`` prefix, never in Redis), so three calls are
+    one refresh, not twelve.
+    """
     if not settings.oauth2_redirect_url:
-        return TokenCache(None)
+        return TokenCache(
+            MemoryStorage(TOKEN_MEMORY_MAX_BYTES, settings.token_cache_ttl),
+            ttl=settings.token_cache_ttl,
+        )
     prefix = "AUTH"
     if settings.redis_url and settings.integration_name:
         prefix = f"AUTH:{settings.integration_name}"

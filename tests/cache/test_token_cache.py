@@ -21,9 +21,11 @@ from integration_bridge import (
     runtime,
     update_provider_key,
 )
+from integration_bridge.appkeys import STORAGE, TOKEN_CACHE
 from integration_bridge.cache.redis import RedisStorage
 from integration_bridge.cache.storage import Blob, MemoryStorage
 from integration_bridge.cache.token import TokenCache
+from integration_bridge.helpers import TokenSet
 from tests.conftest import USER_HEADERS
 from tests.redis_server import RedisServer
 
@@ -259,11 +261,92 @@ async def test_update_provider_key_stores_the_token_under_the_new_key(
     assert bridge.refresh.calls == 0
 
 
-async def test_without_oauth2_nothing_is_cached(aiohttp_client: Any) -> None:
+async def test_without_oauth2_tokens_are_cached_in_process(aiohttp_client: Any) -> None:
     bridge = TokenBridge()
-    client = await aiohttp_client(create_app(bridge, settings=Settings()))
-    assert await (await client.get("/account/id", headers=USER_HEADERS)).json() == "token-1"
-    assert await (await client.get("/account/id", headers=USER_HEADERS)).json() == "token-2"
+    app = create_app(bridge, settings=Settings())
+    client = await aiohttp_client(app)
+    for _ in range(3):
+        assert await (await client.get("/account/id", headers=USER_HEADERS)).json() == "token-1"
+    assert bridge.refresh.calls == 1
+    assert app[TOKEN_CACHE].storage is not app[STORAGE]  # never in the shared store
+    other = {**USER_HEADERS, "x-provider-key": "another-key-0123456789"}
+    assert await (await client.get("/account/id", headers=other)).json() == "token-2"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("result", "kept"),
+    [
+        (("tok", 1800), 1740.0),  # HubSpot: 1,800 s minus the 60 s margin
+        (TokenSet(access_token="tok", expires_in=1800), 1740.0),
+        (("tok", 100), 50.0),  # the margin is at most half the lifetime
+        (("tok", 86_400), 3540.0),  # never longer than TOKEN_CACHE_TTL
+        (("tok", None), 3540.0),
+        ("tok", 3540.0),
+    ],
+)
+async def test_a_token_is_kept_no_longer_than_its_lifetime_minus_a_margin(
+    result: Any, kept: float
+) -> None:
+    clock = Clock()
+    cache = TokenCache(MemoryStorage(clock=clock), ttl=3540.0)
+    calls = 0
+
+    async def refresh(config: Config) -> Any:
+        nonlocal calls
+        calls += 1
+        return result
+
+    assert await cache.get(CONFIG, refresh) == "tok"
+    clock.now += kept - 1
+    await cache.get(CONFIG, refresh)
+    assert calls == 1
+    clock.now += 2
+    await cache.get(CONFIG, refresh)
+    assert calls == 2
+
+
+async def test_a_token_about_to_expire_is_not_kept() -> None:
+    cache = TokenCache(MemoryStorage())
+    calls = 0
+
+    async def refresh(config: Config) -> tuple[str, int]:
+        nonlocal calls
+        calls += 1
+        return f"tok-{calls}", 0
+
+    assert await cache.get(CONFIG, refresh) == "tok-1"
+    assert await cache.get(CONFIG, refresh) == "tok-2"
+
+
+async def test_the_lifetime_sets_the_redis_ttl(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    cache = TokenCache(redis_storage, prefix="AUTH:bridge")
+
+    async def refresh(config: Config) -> tuple[str, int]:
+        return "tok", 1800
+
+    await cache.get(CONFIG, refresh)
+    with redis_server.client() as client:
+        assert 1735 <= client.ttl("AUTH:bridge:provider-key-1") <= 1740
+
+
+async def test_a_refresh_result_of_another_shape_is_refused_clearly() -> None:
+    cache = TokenCache(MemoryStorage())
+
+    async def refresh(config: Config) -> Any:
+        return {"access_token": "tok"}
+
+    with pytest.raises(TypeError, match=r"^refresh_fn must return the access token, "):
+        await cache.get(CONFIG, refresh)
 
 
 def test_redis_with_oauth_needs_integration_name(redis_url: str) -> None:
