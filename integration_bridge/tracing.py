@@ -19,7 +19,8 @@ the original's variables, to the original's collector address; a
 * ``adapter.<method>`` around every implemented adapter method;
 * ``contacts.cache`` around the contact cache lookup, with
   ``bridge.cache.outcome`` = fresh, stale, miss or pending;
-* ``pubsub.publish <topic>`` around each publish request;
+* ``pubsub.publish <topic>`` around each publish request; messages that carry
+  no trace context of their own get this span's as attributes;
 * aiohttp client calls (the CRM, Pub/Sub) and Redis commands through the
   official opentelemetry-instrumentation-aiohttp-client and -redis.
 
@@ -245,6 +246,13 @@ def _trace_publisher(app: web.Application, tracer: Tracer) -> None:
                 "messaging.batch.message_count": len(messages),
             },
         ):
+            # Messages without a trace context of their own (webhook events, provider
+            # key updates, get_publisher()) carry the publish span's, as attributes.
+            carrier = trace_context()
+            for message in messages:
+                attributes = getattr(message, "attributes", None)
+                if isinstance(attributes, dict) and "traceparent" not in attributes:
+                    attributes.update(carrier)
             return await publish(topic, messages, *args, **kwargs)
 
     client.publish = traced_publish

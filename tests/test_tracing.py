@@ -24,7 +24,13 @@ from integration_bridge.logging import JsonFormatter
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 from tests.conftest import USER_HEADERS
 from tests.otlp_receiver import OtlpReceiver
-from tests.pubsub.conftest import CONTACTS_TOPIC, emulator, pubsub_settings, subscription
+from tests.pubsub.conftest import (
+    CONTACTS_TOPIC,
+    EVENTS_TOPIC,
+    emulator,
+    pubsub_settings,
+    subscription,
+)
 from tests.redis_server import redis_server, redis_url
 
 __all__ = ["emulator", "redis_server", "redis_url"]  # fixtures used here
@@ -345,3 +351,27 @@ async def test_cli_bridge_exports_spans_configured_by_otel_variables(
     finally:
         process.terminate()
         assert await process.wait() == 0
+
+
+class WebhookBridge(Adapter):
+    async def verify_webhook_request(self, request: web.Request) -> bool:
+        return True
+
+    async def handle_webhook(self, request: web.Request) -> list[dict[str, Any]]:
+        return [{"type": "CONTACT_UPDATED", "accountId": "a", "contactId": "c1"}]
+
+
+async def test_webhook_events_carry_the_publish_span_as_attributes(
+    aiohttp_client: Any, receiver: OtlpReceiver, emulator: PubSubEmulator
+) -> None:
+    settings = pubsub_settings(emulator, otel_exporter_otlp_traces_endpoint=receiver.endpoint)
+    client = await aiohttp_client(create_app(WebhookBridge(), settings=settings))
+    response = await client.post("/webhook", json={}, headers={"traceparent": TRACEPARENT})
+    assert response.status == 200
+    (message,) = emulator.drain(subscription(EVENTS_TOPIC))
+    await client.close()
+    publish = receiver.one("pubsub.publish events")
+    assert publish.trace_id == TRACE_ID
+    assert receiver.one("POST /webhook").span_id == publish.parent_span_id
+    assert message.attributes == {"traceparent": f"00-{TRACE_ID}-{publish.span_id}-01"}
+    assert "traceparent" not in message.json()  # the event's shape stays the original's
