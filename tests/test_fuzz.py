@@ -36,6 +36,8 @@ from integration_bridge import (
     ContactUpdate,
     FollowUpWithIntegrationEntities,
     IntegrationEntityType,
+    IntegrationsEvent,
+    IntegrationsEventType,
     OAuth2Credentials,
     Settings,
     create_app,
@@ -132,14 +134,15 @@ class FullBridge(Adapter):
         return OAuth2Credentials(api_key="oauth-key", api_url="https://crm.example.com")
 
     async def handle_webhook(self, request: web.Request) -> Sequence[Any]:
-        await request.read()
+        # As a CRM bridge reads its webhook: malformed JSON or the wrong shape raises here.
+        body = await request.json()
         return [
-            {
-                "type": "CONTACT_UPDATED",
-                "accountId": "account-1",
-                "contactId": "c1",
-                "contactType": "contacts",
-            }
+            IntegrationsEvent(
+                type=IntegrationsEventType.CONTACT_UPDATED,
+                account_id=str(body["accountId"]),
+                contact_id=str(body["contactId"]),
+                contact_type="contacts",
+            )
         ]
 
     async def verify_webhook_request(self, request: web.Request) -> bool:
@@ -163,6 +166,7 @@ def _bridge_app() -> web.Application:
         settings=Settings(
             oauth2_redirect_url="https://front.example.com/oauth-done",
             contact_fetch_timeout=2.0,
+            metrics_enabled=True,
         ),
     )
 
