@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
+from integration_bridge.dedup import unique_in_order
 from integration_bridge.errors import ServerError
 from integration_bridge.models import Contact
 from integration_bridge.phone import sanitize_phone_number
@@ -34,14 +35,6 @@ def compose_name(name: str | None, first_name: str | None, last_name: str | None
     return " ".join(parts) if parts else None
 
 
-def _unique(entries: list[Any]) -> list[Any]:
-    seen: list[Any] = []
-    for entry in entries:
-        if entry not in seen:
-            seen.append(entry)
-    return seen
-
-
 def sanitize_contact(contact: Mapping[str, Any], locale: str) -> dict[str, Any]:
     """Name composed, ``relatesTo`` de-duplicated, every phone number sanitized.
 
@@ -53,7 +46,7 @@ def sanitize_contact(contact: Mapping[str, Any], locale: str) -> dict[str, Any]:
     )
     relates_to = contact.get("relatesTo")
     if isinstance(relates_to, list):
-        result["relatesTo"] = _unique(relates_to)
+        result["relatesTo"] = unique_in_order(relates_to)
     numbers = contact.get("phoneNumbers")
     if isinstance(numbers, list):
         result["phoneNumbers"] = [

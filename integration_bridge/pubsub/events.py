@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from integration_bridge.dedup import unique_in_order
 from integration_bridge.logging import anonymize_key
 from integration_bridge.models import Config
 from integration_bridge.pubsub.factory import topic_path
@@ -19,12 +20,8 @@ _log = logging.getLogger("integration_bridge.events")
 
 
 def unique_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The events with exact duplicates removed, order kept."""
-    seen: list[dict[str, Any]] = []
-    for event in events:
-        if event not in seen:
-            seen.append(event)
-    return seen
+    """The events with exact duplicates removed, order kept (linear time)."""
+    return unique_in_order(events)
 
 
 async def publish_integration_events(
