@@ -7,8 +7,15 @@ checked against the framework and the scaffold's template.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +156,45 @@ def test_dockerfiles(source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert re.search(r"^ENV .*\bWORKERS=1\b", text, re.M | re.S)
     assert re.search(rf"^EXPOSE {Settings().port}$", text, re.M)
     assert "STOPSIGNAL SIGTERM" in text
+
+
+def test_the_image_command_handles_sigterm_as_pid_1() -> None:
+    """The example image's CMD, run as the container would: Python replaces the shell,
+    takes SIGTERM itself, stops its workers and exits 0."""
+    command = re.search(r"^CMD (\[.*\])$", (DEPLOY / "Dockerfile").read_text(), re.M)
+    assert command is not None
+    words = yaml.safe_load(command.group(1))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "WORKERS": "2",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("PUBSUB_EMULATOR_HOST", None)
+    process = subprocess.Popen(words, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the bridge did not start"
+                time.sleep(0.2)
+        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"integration_bridge" in cmdline and cmdline[0] != b"sh"  # exec replaced sh
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 2  # the workers
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        for child in children:  # reaped by the CLI itself, not left to an init process
+            assert not Path(f"/proc/{child}").exists()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
