@@ -8,42 +8,65 @@ from elsewhere on the machine hits both sides alike instead of one of them.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from benchmarks.driver import LoadResult, drive
 from benchmarks.report import Report, fmt_load
-from benchmarks.servers import KEY, Server, baseline, bridge, headers_for, warm
+from benchmarks.servers import KEY, Server, baseline, bridge, cpu_seconds, headers_for, warm
+
+
+@dataclass(frozen=True)
+class _Run:
+    load: LoadResult
+    cpu_us: float  # server CPU time per request
+
+
+def _run(server: Server, path: str, args: argparse.Namespace, headers: dict[str, str]) -> _Run:
+    cpu_before = cpu_seconds(server.pid)
+    load = drive(
+        server.url(path), seconds=args.seconds, connections=args.connections, headers=headers
+    )
+    cpu = cpu_seconds(server.pid) - cpu_before
+    requests = load.requests_per_second * args.seconds
+    return _Run(load, cpu / requests * 1e6 if requests else float("nan"))
 
 
 def load_pair(
     report: Report,
     scenario: str,
-    ours: str,
-    ceiling: str,
+    ours: Server,
+    ceiling: Server,
+    path: str,
     args: argparse.Namespace,
     headers: dict[str, str],
 ) -> LoadResult:
-    """Drive the bridge URL and the baseline URL alike, interleaved, and report the ratio."""
-    mine: list[LoadResult] = []
-    theirs: list[LoadResult] = []
+    """Drive ``path`` on the bridge and on the baseline alike, interleaved; report the ratio.
+
+    The note also gives each side's server CPU time per request (best run), a
+    figure that a busy machine disturbs less than requests/s.
+    """
+    mine: list[_Run] = []
+    theirs: list[_Run] = []
     for _ in range(max(1, args.rounds)):
-        for url, results in ((ours, mine), (ceiling, theirs)):
-            results.append(
-                drive(url, seconds=args.seconds, connections=args.connections, headers=headers)
-            )
-    best = max(mine, key=lambda result: result.requests_per_second)
-    best_ceiling = max(theirs, key=lambda result: result.requests_per_second)
+        mine.append(_run(ours, path, args, headers))
+        theirs.append(_run(ceiling, path, args, headers))
+    best = max(mine, key=lambda run: run.load.requests_per_second)
+    best_ceiling = max(theirs, key=lambda run: run.load.requests_per_second)
     per_round = "/".join(
-        f"{a.requests_per_second / b.requests_per_second:.2f}"
+        f"{a.load.requests_per_second / b.load.requests_per_second:.2f}"
         for a, b in zip(mine, theirs, strict=True)
     )
+    cpu_ours = min(run.cpu_us for run in mine)
+    cpu_ceiling = min(run.cpu_us for run in theirs)
     report.add(
         scenario,
-        fmt_load(best),
-        fmt_load(best_ceiling),
-        f"{best.requests_per_second / best_ceiling.requests_per_second:.2f}",
-        f"driver: {best.tool}; best of {len(mine)}, rounds {per_round}",
+        fmt_load(best.load),
+        fmt_load(best_ceiling.load),
+        f"{best.load.requests_per_second / best_ceiling.load.requests_per_second:.2f}",
+        f"driver: {best.load.tool}; best of {len(mine)}, rounds {per_round}; "
+        f"CPU/request {cpu_ours:.0f} vs {cpu_ceiling:.0f} us",
     )
-    return best
+    return best.load
 
 
 def _serving(report: Report, args: argparse.Namespace, contacts: int) -> None:
@@ -52,7 +75,7 @@ def _serving(report: Report, args: argparse.Namespace, contacts: int) -> None:
         suffix = f"{contacts:,} contacts, {size / 1024:.0f} KB"
 
         def pair(scenario: str, path: str, headers: dict[str, str]) -> None:
-            load_pair(report, scenario, ours.url(path), ceiling.url(path), args, headers)
+            load_pair(report, scenario, ours, ceiling, path, args, headers)
 
         if contacts == 1000:
             pair("GET /health", "/health", {})
