@@ -84,7 +84,7 @@ def implements(adapter: Adapter, method: str) -> bool:
 
 def require(adapter: Adapter, method: str) -> None:
     """Raise the 501 `ServerError` of ``method`` unless ``adapter`` implements it."""
-    if not implements(adapter, method):
+    if not adapter.implements(method):
         raise _not_implemented(method)
 
 
@@ -118,7 +118,10 @@ class Adapter(ABC):  # noqa: B024 - every method is optional on purpose
         Raises:
             AttributeError: ``Adapter`` has no method of that name.
         """
-        return implements(self, method)
+        base = getattr(Adapter, method, None)  # `implements`, inlined: routes ask per request
+        if base is None:
+            raise AttributeError(f"Adapter has no method {method!r}")
+        return getattr(type(self), method, base) is not base
 
     def routes(self) -> Iterable[RouteSource]:
         """Declare the bridge's own routes, mounted next to the framework's ones.

@@ -1,7 +1,8 @@
 """`create_app`: the one place that wires a bridge together.
 
-Middleware order, outermost first: tracing, metrics (each only when on) → CORS
-→ request (config, log context, timing, error answers, compression). State
+Middleware order, outermost first: tracing, metrics (each only when on) →
+`bridge_middleware` (CORS, log context, error answers, timing and compression,
+the log line; see `integration_bridge.middlewares`). State
 lives in typed `AppKey`s; storage, the token cache, the adapter
 (`Adapter.startup`) and the Pub/Sub publisher are opened in ``cleanup_ctx`` in
 that order and closed in reverse, so running streams are drained while the
@@ -39,7 +40,7 @@ from integration_bridge.cache.factory import (
     create_token_cache,
 )
 from integration_bridge.contacts import prepare_contacts
-from integration_bridge.middlewares import cors_middleware, request_middleware
+from integration_bridge.middlewares import bridge_middleware
 from integration_bridge.models import Config
 from integration_bridge.openapi import install as install_openapi
 from integration_bridge.protocol import protocol_handler_args
@@ -164,7 +165,7 @@ def create_app(
         app = web.Application(
             router=TolerantRouter(),
             client_max_size=settings.max_body_size,
-            middlewares=[cors_middleware(settings.cors_origins), request_middleware],
+            middlewares=[bridge_middleware(settings.cors_origins)],
             handler_args=protocol_handler_args(),
         )
     app[ADAPTER] = adapter

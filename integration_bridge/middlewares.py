@@ -1,16 +1,16 @@
-"""The middleware chain, outermost first: CORS, then `request_middleware`.
+"""The bridge's middleware: one `bridge_middleware` per app, its steps in a fixed order.
 
-`request_middleware` does, around every handler and in this order: put the
-request's headers (user id, provider key) in the log context and its app in
-`runtime`; time the request (``Server-Timing`` header and one log line); refuse
-``x-*`` headers that are not clean UTF-8 text and path ids (``{id}``,
-``{type}``) that could change a CRM URL (400 before any handler runs); read
-the body within ``BODY_READ_TIMEOUT`` (408) and refuse one that cannot be
-decoded (400, logged without a traceback);
-turn every exception into an answer (the one place where that happens);
-compress large answers for clients that accept gzip. The per-request `Config`
-is built from the ``x-*`` headers on first use (`config_of`), through a memo
-bounded in bytes.
+For every request, in this order: (1) CORS — a preflight is answered at once;
+(2) context — the request's headers (user id, provider key) go into the log
+context and its app into `runtime`; (3) errors — ``x-*`` headers that are not
+clean UTF-8 text and path ids (``{id}``, ``{type}``) that could change a CRM
+URL are refused (400 before any handler runs), the body is read within
+``BODY_READ_TIMEOUT`` (408) and one that cannot be decoded is refused (400,
+logged without a traceback), and every exception becomes an answer (the one
+place where that happens); (4) timing and compression — the
+``Server-Timing`` header, gzip for large answers to clients that accept it,
+the CORS headers; (5) one log line. The per-request `Config` is built from the
+``x-*`` headers on use (`config_of`), through a memo bounded in bytes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestPayloadError
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from integration_bridge import runtime
 from integration_bridge.appkeys import SETTINGS
@@ -35,12 +37,11 @@ from integration_bridge.models import Config
 from integration_bridge.responses import accepts_gzip
 from integration_bridge.validation import PATH_ID_PARAMS, is_valid_path_id
 
-__all__ = ["CONFIG_MEMO_MAX_BYTES", "config_of", "cors_middleware", "request_middleware"]
+__all__ = ["CONFIG_MEMO_MAX_BYTES", "bridge_middleware", "config_of"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _log = logging.getLogger("integration_bridge.http")
-_CONFIG: web.RequestKey[Config] = web.RequestKey("integration_bridge.config", Config)
 _COMPRESS_MIN_BYTES = 1024
 _BODY_READ_TIMEOUT = 30.0
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
@@ -53,6 +54,7 @@ _CONFIGS: ByteBoundedLRU[tuple[str, str, str, str], Config] = ByteBoundedLRU(CON
 
 _RESERVED_KEY_PREFIXES = tuple(prefix.encode() for prefix in RESERVED_KEY_PREFIXES)
 
+_X_PREFIXES = frozenset({b"x-", b"X-"})
 # Control characters (C0, DEL) as bytes: never in a clean header value.
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -60,9 +62,9 @@ _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 def _header_problem(request: web.Request) -> str | None:
     """Why the ``x-*`` headers cannot be used, or None when they are clean UTF-8 text."""
     for name, value in request.raw_headers:
-        if name[:2].lower() != b"x-":
+        if name[:2] not in _X_PREFIXES:
             continue
-        if name.lower() == b"x-provider-key" and value.startswith(_RESERVED_KEY_PREFIXES):
+        if value.startswith(_RESERVED_KEY_PREFIXES) and name.lower() == b"x-provider-key":
             return "x-provider-key with a reserved prefix"
         if _CONTROL_BYTES.search(value):
             return "control character"
@@ -76,11 +78,12 @@ def _header_problem(request: web.Request) -> str | None:
     return None
 
 
-def _config_from_headers(request: web.Request) -> Config:
-    """The `Config` the ``x-*`` headers describe (missing headers: empty strings).
+def config_of(request: web.Request) -> Config:
+    """The `Config` the request's ``x-*`` headers describe (missing headers: empty strings).
 
     Configs are immutable, so the same callers share one object (a memo bounded
-    in bytes: building a model per request is measurable on the hot path).
+    in bytes: building a model per request is measurable on the hot path, and
+    looking it up again is cheaper than keeping it on the request).
     """
     headers = request.headers
     key = (
@@ -98,28 +101,19 @@ def _config_from_headers(request: web.Request) -> Config:
     return config
 
 
-def config_of(request: web.Request) -> Config:
-    """The `Config` of this request."""
-    config = request.get(_CONFIG)
-    if config is None:
-        config = _config_from_headers(request)
-        request[_CONFIG] = config
-    return config
-
-
 class _BodyUnreadable(ServerError):
     """The body could not be decoded or the client hung up: the caller's fault, no traceback."""
 
 
 async def _read_body(request: web.Request) -> web.Response | None:
-    """Read the whole body (up to ``MAX_BODY_SIZE``) within ``BODY_READ_TIMEOUT``.
+    """Read a whole body (up to ``MAX_BODY_SIZE``) within ``BODY_READ_TIMEOUT``.
 
     Handlers, adapters included, then get it from aiohttp's cache. Returns the
     408 answer when it did not arrive in time; raises a 400 for a body that
     cannot be decoded (bad ``Content-Encoding``) or a client that hung up.
     Multipart bodies are left to the handler, which streams them.
     """
-    if not request.body_exists or request.content_type.startswith("multipart/"):
+    if request.content_type.startswith("multipart/"):
         return None
     settings = request.config_dict.get(SETTINGS)
     timeout = settings.body_read_timeout if settings is not None else _BODY_READ_TIMEOUT
@@ -162,91 +156,113 @@ def _plain_http_error(error: web.HTTPException) -> web.Response:
     return response
 
 
-@web.middleware
-async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Log context, timing, error answers and compression for one request."""
-    headers = request.headers
-    context_token = request_headers_var.set(headers)
-    app_token = runtime.request_app_var.set(request.app)
-    started = time.perf_counter()
-    try:
-        try:
-            problem = _header_problem(request)
-            if problem is not None:
-                # Nothing of such a request runs: its user id or key would be garbage.
-                raise ServerError(400, f"Invalid x-* header: {problem}")
-            match_info = request.match_info
-            for name in PATH_ID_PARAMS:
-                value = match_info.get(name)
-                if value is not None and not is_valid_path_id(value):
-                    raise ServerError(400, "Invalid id")
-            refused = await _read_body(request)
-            response = await handler(request) if refused is None else refused
-        except web.HTTPException as http_error:
-            if http_error.status < 400:
-                raise
-            response = _plain_http_error(http_error)
-        except Exception as error:
-            response = _error_response(error, request)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        if not response.prepared:
-            response.headers["Server-Timing"] = f"total;dur={elapsed_ms:.1f}"
-            body = getattr(response, "body", None)
-            if (
-                isinstance(body, bytes)
-                and len(body) >= _COMPRESS_MIN_BYTES
-                and "Content-Encoding" not in response.headers
-            ):
-                vary = response.headers.get("Vary")
-                if not vary or "accept-encoding" not in vary.lower():
-                    response.headers["Vary"] = (
-                        f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
-                    )
-                if accepts_gzip(request):
-                    response.enable_compression(web.ContentCoding.gzip)
-        if response.status != 200 or request.path != "/health":
-            # Health probes come every few seconds from every balancer: only failures are news.
-            log_request(request.method, request.path, response.status, elapsed_ms, headers)
-        return response
-    finally:
-        request_headers_var.reset(context_token)
-        runtime.request_app_var.reset(app_token)
+def _offer_gzip(
+    request: web.Request, response: web.StreamResponse, headers: CIMultiDict[str]
+) -> None:
+    """Compress a large body for clients that accept gzip (and say so in Vary)."""
+    vary = headers.get("Vary")
+    if not vary or "accept-encoding" not in vary.lower():
+        headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
+    if accepts_gzip(request):
+        response.enable_compression(web.ContentCoding.gzip)
 
 
-def cors_middleware(
-    origins: tuple[str, ...] | None,
-) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """CORS for the given origins (None: any), credentials allowed, origin reflected.
+def _cors_origin(origin: str, allowed: frozenset[str] | None) -> str | None:
+    """The origin to reflect, or None (not allowed, ``null``, not printable ASCII)."""
+    if (
+        (allowed is not None and origin not in allowed)
+        or origin == "null"
+        or not (origin.isascii() and origin.isprintable())
+    ):
+        return None
+    return origin
 
-    The origin ``null`` (sandboxed frames, ``file:`` pages, some redirects) is
-    never reflected, nor an origin that is not printable ASCII.
+
+def _preflight(origin: str, headers: CIMultiDictProxy[str]) -> web.Response:
+    response = web.Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = _PREFLIGHT_METHODS
+    requested = headers.get("Access-Control-Request-Headers")
+    if requested:
+        response.headers["Access-Control-Allow-Headers"] = requested
+    response.headers["Vary"] = "Origin, Access-Control-Request-Headers"
+    _allow_origin(response, origin)
+    return response
+
+
+def _allow_origin(response: web.StreamResponse, origin: str) -> None:
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers["Access-Control-Expose-Headers"] = "X-Provider-Key, X-Fetching-State"
+
+
+def bridge_middleware(origins: tuple[str, ...] | None) -> Middleware:
+    """The one middleware of a bridge app, with CORS for ``origins`` (None: any).
+
+    CORS reflects an allowed origin with credentials allowed; the origin
+    ``null`` (sandboxed frames, ``file:`` pages, some redirects) is never
+    reflected, nor an origin that is not printable ASCII.
     """
     allowed = None if origins is None else frozenset(origins)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
+        headers = request.headers
+        # 1. CORS: a preflight is answered here, before anything else runs.
+        origin = headers.get("Origin")
+        if origin is not None:
+            origin = _cors_origin(origin, allowed)
         if (
-            origin is None
-            or (allowed is not None and origin not in allowed)
-            or origin == "null"
-            or not (origin.isascii() and origin.isprintable())
+            origin is not None
+            and request.method == "OPTIONS"
+            and "Access-Control-Request-Method" in headers
         ):
-            return await handler(request)
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-            response: web.StreamResponse = web.Response(status=204)
-            response.headers["Access-Control-Allow-Methods"] = _PREFLIGHT_METHODS
-            requested = request.headers.get("Access-Control-Request-Headers")
-            if requested:
-                response.headers["Access-Control-Allow-Headers"] = requested
-            response.headers["Vary"] = "Origin, Access-Control-Request-Headers"
-        else:
-            response = await handler(request)
-            vary = response.headers.get("Vary")
-            response.headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Credentials"] = "true"
-        response.headers["Access-Control-Expose-Headers"] = "X-Provider-Key, X-Fetching-State"
-        return response
+            return _preflight(origin, headers)
+        # 2. Context: whose request it is, for every log line, and which app serves it.
+        context_token = request_headers_var.set(headers)
+        app_token = runtime.request_app_var.set(request.app)
+        started = time.perf_counter()
+        try:
+            # 3. Errors: refuse bad x-* headers and path ids, turn exceptions into answers.
+            try:
+                problem = _header_problem(request)
+                if problem is not None:
+                    # Nothing of such a request runs: its user id or key would be garbage.
+                    raise ServerError(400, f"Invalid x-* header: {problem}")
+                match_info = request.match_info
+                if match_info:  # a dict of the path's parameters, empty for most routes
+                    for name in PATH_ID_PARAMS:
+                        value = match_info.get(name)
+                        if value is not None and not is_valid_path_id(value):
+                            raise ServerError(400, "Invalid id")
+                refused = await _read_body(request) if request.body_exists else None
+                response = await handler(request) if refused is None else refused
+            except web.HTTPException as http_error:
+                if http_error.status < 400:
+                    raise
+                response = _plain_http_error(http_error)
+            except Exception as error:
+                response = _error_response(error, request)
+            # 4. Timing and compression, while the answer can still change.
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if not response.prepared:
+                response_headers = response.headers
+                response_headers["Server-Timing"] = f"total;dur={elapsed_ms:.1f}"
+                if "Content-Encoding" not in response_headers:
+                    body = getattr(response, "body", None)
+                    if isinstance(body, bytes) and len(body) >= _COMPRESS_MIN_BYTES:
+                        _offer_gzip(request, response, response_headers)
+                if origin is not None:
+                    vary = response_headers.get("Vary")
+                    response_headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
+                    _allow_origin(response, origin)
+            # 5. The request log line.
+            status = response.status
+            if status != 200 or request.path != "/health":
+                # Health probes come every few seconds from every balancer: only failures are news.
+                log_request(request.method, request.path, status, elapsed_ms, headers)
+            return response
+        finally:
+            request_headers_var.reset(context_token)
+            runtime.request_app_var.reset(app_token)
 
     return middleware

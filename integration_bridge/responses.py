@@ -149,11 +149,27 @@ def js_string(value: Any) -> str:
     return str(value)
 
 
+_ACCEPTS_GZIP: dict[str, bool] = {}
+_ACCEPTS_GZIP_MAX = 256  # distinct header values remembered (clients send a handful)
+_ACCEPTS_GZIP_MAX_LENGTH = 256  # longer values are parsed every time, never kept
+
+
 def accepts_gzip(request: web.Request) -> bool:
     """Whether the client accepts a gzip-encoded answer."""
     accept = request.headers.get("Accept-Encoding")
     if not accept or "gzip" not in accept:
         return False
+    known = _ACCEPTS_GZIP.get(accept)
+    if known is None:
+        known = _parse_accepts_gzip(accept)
+        if len(accept) <= _ACCEPTS_GZIP_MAX_LENGTH:
+            if len(_ACCEPTS_GZIP) >= _ACCEPTS_GZIP_MAX:
+                _ACCEPTS_GZIP.clear()
+            _ACCEPTS_GZIP[accept] = known
+    return known
+
+
+def _parse_accepts_gzip(accept: str) -> bool:
     for part in accept.split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() in {"gzip", "*"}:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.web_urldispatcher import UrlMappingMatchInfo
+from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 from yarl import URL
 
 __all__ = ["RouteSource", "TolerantRouter"]
@@ -57,8 +57,10 @@ class TolerantRouter(web.UrlDispatcher):
     async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         """The route for ``request``; on a miss, the route of its canonical path."""
         match = await super().resolve(request)
-        if not isinstance(match.http_exception, web.HTTPNotFound):
-            return match
+        if not isinstance(match, MatchInfoError) or not isinstance(
+            match.http_exception, web.HTTPNotFound
+        ):
+            return match  # the first test alone for every found route: this runs per request
         canonical = self._canonical_path(request.rel_url.raw_path)
         if canonical is None or canonical == request.rel_url.raw_path:
             return match

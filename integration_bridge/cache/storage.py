@@ -271,6 +271,25 @@ class MemoryStorage(Storage):
                     self._served_cold.popitem(last=False)
         return blob
 
+    async def get_many(self, *keys: str) -> list[Blob | None]:
+        """The values under ``keys`` (one await, one loop: the path of every cached read)."""
+        found: list[Blob | None] = []
+        now = self._clock()
+        entries = self._entries
+        for key in keys:
+            entry = entries.get(key)
+            if entry is None:
+                found.append(None)
+            elif entry[1] <= now:
+                self._remove(key)
+                found.append(None)
+            else:
+                entries.move_to_end(key)
+                if key in self._hot:
+                    self._hot.move_to_end(key)
+                found.append(entry[0])
+        return found
+
     async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
         """Store ``value``, evicting least recently used entries past the byte bound."""
         self._settle()
