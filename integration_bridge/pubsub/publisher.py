@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from gcloud.aio.pubsub import PubsubMessage
 
 from integration_bridge.retry import RetryPolicy
 
@@ -126,7 +127,6 @@ class _Lane:
     queued_bytes: int = 0
     worker: asyncio.Task[None] | None = None
     paused: bool = False
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class BatchingPublisher(Publisher):
@@ -220,7 +220,6 @@ class BatchingPublisher(Publisher):
             return future
         lane.queue.append(_Pending(data, size, future, attributes))
         lane.queued_bytes += size
-        lane.wakeup.set()
         if lane.worker is None or lane.worker.done():
             lane.worker = asyncio.create_task(self._drain(lane_key, lane))
         return future
@@ -259,8 +258,6 @@ class BatchingPublisher(Publisher):
                 del self._lanes[lane_key]
 
     async def _send(self, lane: _Lane, batch: list[_Pending]) -> None:
-        from gcloud.aio.pubsub import PubsubMessage
-
         key = lane.ordering_key or ""
         messages = [
             PubsubMessage(item.data, ordering_key=key, **(item.attributes or {})) for item in batch
