@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlparse
 
-from gcloud.aio.pubsub import PublisherClient
-
 from integration_bridge.adapter import Adapter
 from integration_bridge.pubsub.credentials import GoogleCredentials
 from integration_bridge.pubsub.local import LocalPublisher
@@ -162,6 +160,9 @@ async def open_publisher(
     if choice.backend is PubSubBackend.LOCAL:
         _log.info("[PubSub] Local publisher: messages are only logged (%s)", choice.reason)
         return LocalPublisher(), settings
+    # Not at module top: see `BatchingPublisher` (gcloud-aio-pubsub loads prometheus-client).
+    from gcloud.aio.pubsub import PublisherClient
+
     if choice.backend is PubSubBackend.EMULATOR:
         root = f"http://{settings.pubsub_emulator_host}/v1"
         client = PublisherClient(api_root=root, api_is_dev=True)

@@ -23,7 +23,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from gcloud.aio.pubsub import PubsubMessage
 
 from integration_bridge.retry import RetryPolicy
 
@@ -146,6 +145,13 @@ class BatchingPublisher(Publisher):
         on_close: Callable[[], Awaitable[None]] | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
+        # Imported here, once, rather than at module top: gcloud-aio-pubsub imports
+        # prometheus-client, which fixes its multiprocess mode when first imported;
+        # the CLI sets that up after importing this package (and with the local
+        # publisher or metrics off nothing of either is loaded at all).
+        from gcloud.aio.pubsub import PubsubMessage
+
+        self._message = PubsubMessage
         self.client = client
         self._on_close = on_close
         self.max_messages = min(max_messages, MAX_MESSAGES_PER_REQUEST)
@@ -260,7 +266,7 @@ class BatchingPublisher(Publisher):
     async def _send(self, lane: _Lane, batch: list[_Pending]) -> None:
         key = lane.ordering_key or ""
         messages = [
-            PubsubMessage(item.data, ordering_key=key, **(item.attributes or {})) for item in batch
+            self._message(item.data, ordering_key=key, **(item.attributes or {})) for item in batch
         ]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.retry_deadline
