@@ -29,6 +29,8 @@ Wire it into an adapter::
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -43,10 +45,12 @@ import orjson
 from aiohttp import web
 from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 
-from integration_bridge.errors import ServerError
+from integration_bridge.errors import ServerError, TokenRefreshError
 from integration_bridge.models import OAuth2Credentials
+from integration_bridge.settings import SettingsError
 
 __all__ = [
+    "COOKIE_SECRET_VARIABLE",
     "MIN_COOKIE_SECRET_BYTES",
     "OAuth2Client",
     "TokenExchangeStyle",
@@ -56,10 +60,33 @@ __all__ = [
 ]
 
 _STATE_FIELDS = ("nonce", "accessTokenUrl", "apiUrl")
+_log = logging.getLogger("integration_bridge.oauth2")
+
+COOKIE_SECRET_VARIABLE = "OAUTH2_COOKIE_SECRET"
+"""The environment variable `OAuth2Client` reads its ``cookie_secret`` from when given none."""
 
 MIN_COOKIE_SECRET_BYTES = 32
 """`OAuth2Client` refuses a shorter ``cookie_secret``: anyone could forge its signatures."""
 _ERROR_CODE = re.compile(r"[a-z_]{1,40}")
+
+
+_REASON_FIELDS = ("status", "error", "error_description", "message")
+_REASON_TEXT = re.compile(r"[^\w .,:;()/'-]")
+
+
+def _refusal_reason(status: int, body: bytes) -> str:
+    """Why a token endpoint refused, from its own fields (bounded, printable, never the body)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    parts = [f"status {status}"]
+    if isinstance(data, dict):
+        for name in _REASON_FIELDS:
+            value = data.get(name)
+            if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+                parts.append(f"{name}={_REASON_TEXT.sub('?', str(value))[:200]}")
+    return ", ".join(parts)
 
 
 def _oauth_error_code(body: bytes) -> str | None:
@@ -78,6 +105,10 @@ class TokenExchangeStyle(Enum):
     QUERY = "query"
     FORM = "form"
     JSON = "json"
+    ORIGINAL_BODY = "original-body"
+    """The original's ``BODY`` style, for bridges moving over: the code exchange
+    sends ``{"params": {...}, "headers": {...}}`` as JSON (what its token
+    endpoints were written against), a refresh the parameters as plain JSON."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +156,8 @@ class OAuth2Client:
             bridge's ``/oauth2/callback`` (or ``/oauth2/token``).
         cookie_secret: signs the nonce cookie and the ``state``; the same on
             every replica, long and random, at least 32 bytes (the original
-            used the client secret).
+            used the client secret). Empty: read from the ``OAUTH2_COOKIE_SECRET``
+            environment variable; missing there too is a start-up error.
         api_url: the CRM API URL handed out with the credentials; can be set
             per login with ``authorize_url(..., api_url=...)``.
         scopes: sent as ``scope``, joined by ``scope_separator``; none when empty.
@@ -142,6 +174,14 @@ class OAuth2Client:
         api_key_from_tokens: makes the provider key from the tokens;
             `default_api_key` gives ``<access token>:<refresh token>``.
         timeout: seconds for one token request when no session is passed.
+        check_nonce: refuse a callback without the nonce cookie of the browser
+            that started the login (CSRF); `handle_callback` may override it per
+            call. Off only for front ends that cannot send the cookie (the
+            original did not check by default).
+        accept_unsigned_state: accept a ``state`` without a signature, as the
+            original issued it, for logins started on a TypeScript bridge
+            before the move (a state with a wrong signature is still refused).
+            Its API URL is then trusted as sent: turn it off once moved.
     """
 
     client_id: str
@@ -149,7 +189,7 @@ class OAuth2Client:
     authorize_url_base: str
     token_url: str
     redirect_uri: str
-    cookie_secret: str
+    cookie_secret: str = ""
     api_url: str = ""
     scopes: tuple[str, ...] = ()
     scope_separator: str = " "
@@ -160,8 +200,19 @@ class OAuth2Client:
     cookie_max_age: int = 600
     api_key_from_tokens: Callable[[TokenSet], str] = default_api_key
     timeout: float = 15.0
+    check_nonce: bool = True
+    accept_unsigned_state: bool = False
 
     def __post_init__(self) -> None:
+        if not self.cookie_secret:
+            self.cookie_secret = os.environ.get(COOKIE_SECRET_VARIABLE, "")
+            if not self.cookie_secret:
+                raise SettingsError(
+                    COOKIE_SECRET_VARIABLE,
+                    "missing: OAuth2Client needs a cookie secret (at least"
+                    f" {MIN_COOKIE_SECRET_BYTES} random bytes, the same on every replica;"
+                    " e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')",
+                )
         if len(self.cookie_secret.encode()) < MIN_COOKIE_SECRET_BYTES:
             raise ValueError(
                 f"OAuth2Client: cookie_secret must be at least {MIN_COOKIE_SECRET_BYTES} bytes"
@@ -192,6 +243,8 @@ class OAuth2Client:
         """Refuse a state this client did not issue (its API URL would be trusted)."""
         payload = self._state_payload(state)
         signature = state.get("signature")
+        if signature is None and self.accept_unsigned_state and payload is not None:
+            return  # a login the original started (see accept_unsigned_state)
         if (
             payload is None
             or not isinstance(signature, str)
@@ -261,7 +314,7 @@ class OAuth2Client:
         request: web.Request,
         response: web.StreamResponse | None = None,
         *,
-        check_nonce: bool = True,
+        check_nonce: bool | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> OAuth2Credentials:
         """Check the callback and exchange its code for credentials.
@@ -271,9 +324,10 @@ class OAuth2Client:
             response: the answer the framework sends; the nonce cookie is
                 cleared on it.
             check_nonce: refuse a callback without the nonce cookie of the
-                browser that started the login (CSRF). The front end must then
-                send cookies with its request to ``/oauth2/redirect``; the
-                original did not check by default.
+                browser that started the login (CSRF); default: the client's
+                ``check_nonce``. The front end must then send cookies with its
+                request to ``/oauth2/redirect``; the original did not check by
+                default.
             session: the client session for the token request (default: a
                 short-lived one).
 
@@ -290,7 +344,10 @@ class OAuth2Client:
         """
         query = request.query
         if "error" in query:
-            raise ServerError(403, f"OAuth2 authorization failed: {query['error'][:100]}")
+            description = query.get("error_description", "")
+            detail = f" ({_REASON_TEXT.sub('?', description)[:200]})" if description else ""
+            error = _REASON_TEXT.sub("?", query["error"])[:100]
+            raise ServerError(403, f"OAuth2 authorization failed: {error}{detail}")
         raw_state, code = query.get("state"), query.get("code")
         if not raw_state:
             raise ServerError(400, "OAuth2 callback without state")
@@ -303,7 +360,7 @@ class OAuth2Client:
         if not isinstance(state, dict):
             raise ServerError(400, "OAuth2 callback with malformed state")
         self._verified_state(state)
-        if check_nonce:
+        if self.check_nonce if check_nonce is None else check_nonce:
             self._check_nonce(request, state.get("nonce"))
         if response is not None:
             # Deleted with the attributes it was set with, or browsers keep it.
@@ -314,6 +371,7 @@ class OAuth2Client:
             {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri},
             session,
             refused_status=403,  # a used, expired or made-up code: the login's fault
+            wrapped=self.exchange_style is TokenExchangeStyle.ORIGINAL_BODY,
         )
         return OAuth2Credentials(
             api_key=self.api_key_from_tokens(tokens), api_url=state["apiUrl"] or self.api_url
@@ -332,11 +390,23 @@ class OAuth2Client:
             The new tokens; the old refresh token is kept when the CRM sends none.
 
         Raises:
-            ServerError: 500 when the token endpoint refuses.
+            TokenRefreshError: the provider refused (a 4xx: the refresh token
+                was revoked or expired, the user must log in again); its
+                ``reason`` holds the provider's ``status``, ``error``,
+                ``error_description`` and ``message``. It answers 452
+                ``integration/refresh-error``.
+            ServerError: 500 when the token endpoint cannot be reached or
+                answers nonsense or a 5xx.
         """
-        tokens = await self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": refresh_token}, session
-        )
+        try:
+            tokens = await self._token_request(
+                {"grant_type": "refresh_token", "refresh_token": refresh_token},
+                session,
+                refusal=TokenRefreshError,
+            )
+        except TokenRefreshError as error:
+            _log.warning("[OAuth2] Token refresh refused: %s", error.reason)
+            raise
         if tokens.refresh_token is None:  # many CRMs keep the old refresh token valid
             tokens = TokenSet(tokens.access_token, refresh_token, tokens.expires_in, tokens.raw)
         return tokens
@@ -347,13 +417,17 @@ class OAuth2Client:
         session: aiohttp.ClientSession | None,
         *,
         refused_status: int = 500,
+        refusal: type[TokenRefreshError] | None = None,
+        wrapped: bool = False,
     ) -> TokenSet:
         params = {**params, "client_id": self.client_id, "client_secret": self.client_secret}
         headers = {"Accept": "application/json", **self.extra_headers}
         kwargs: dict[str, Any] = {"headers": headers}
         if self.exchange_style is TokenExchangeStyle.QUERY:
             kwargs["params"] = params
-        elif self.exchange_style is TokenExchangeStyle.JSON:
+        elif wrapped:
+            kwargs["json"] = {"params": params, "headers": dict(self.extra_headers)}
+        elif self.exchange_style in (TokenExchangeStyle.JSON, TokenExchangeStyle.ORIGINAL_BODY):
             kwargs["json"] = params
         else:
             kwargs["data"] = params
@@ -368,6 +442,8 @@ class OAuth2Client:
         finally:
             if own:
                 await client.close()
+        if refusal is not None and 400 <= status < 500:
+            raise refusal(_refusal_reason(status, body), status)
         if status >= 400:
             reason = _oauth_error_code(body)
             detail = f" ({reason})" if reason else ""

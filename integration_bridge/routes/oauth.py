@@ -92,7 +92,9 @@ async def callback(request: web.Request) -> web.Response:
     try:
         creds = _credentials(await adapter.handle_oauth2_callback(request, response))
     except Exception as error:
-        _log.warning("[handleOAuth2Callback] OAuth2 callback failed: %s", type(error).__name__)
+        # ServerError messages of the OAuth2 helpers say why and never hold a secret.
+        reason = error.message if isinstance(error, ServerError) else type(error).__name__
+        _log.warning("[handleOAuth2Callback] OAuth2 callback failed: %s", reason)
         response.headers["Location"] = target
         return response
     response.headers["Location"] = callback_location(target, settings.oauth2_identifier, creds)

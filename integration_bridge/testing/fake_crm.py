@@ -502,8 +502,13 @@ class FakeCrm:
         server = self._server()
         params: dict[str, Any] = dict(request.query)
         if request.content_type == "application/json":
-            params.update(await _json_object(request))
-            server.token_requests.append("json")
+            body = await _json_object(request)
+            if isinstance(body.get("params"), dict):  # the original framework's BODY style
+                server.token_requests.append("original-body")
+                body = body["params"]
+            else:
+                server.token_requests.append("json")
+            params.update(body)
         elif request.content_type == "application/x-www-form-urlencoded":
             params.update(await request.post())
             server.token_requests.append("form")

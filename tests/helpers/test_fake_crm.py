@@ -124,7 +124,9 @@ async def test_oauth2_flow_exchange_refresh_and_use(
             session, "GET", f"{creds.api_url}/api/contacts/c1", headers=headers
         )
         assert response.json()["id"] == "c1"
-    assert crm.token_requests == [style.value, style.value]
+    # The original's BODY style wraps only the code exchange; its refresh is plain JSON.
+    refreshed = "json" if style is TokenExchangeStyle.ORIGINAL_BODY else style.value
+    assert crm.token_requests == [style.value, refreshed]
 
 
 async def test_a_code_is_exchanged_once(crm: FakeCrm) -> None:
@@ -144,7 +146,7 @@ async def test_declined_consent_is_refused(crm: FakeCrm) -> None:
         query, cookie = await login(oauth, session)
         with pytest.raises(ServerError) as info:
             await oauth.handle_callback(callback(oauth, query, cookie), session=session)
-    assert info.value.message == "OAuth2 authorization failed: access_denied"
+    assert info.value.message == "OAuth2 authorization failed: access_denied (declined)"
     assert crm.token_requests == []
 
 

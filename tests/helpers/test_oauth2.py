@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -10,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from integration_bridge import OAuth2Credentials, ServerError
+from integration_bridge import OAuth2Credentials, ServerError, SettingsError, TokenRefreshError
 from integration_bridge.helpers import (
     OAuth2Client,
     TokenExchangeStyle,
@@ -29,7 +30,11 @@ class AuthServer:
     async def token(self, request: web.Request) -> web.Response:
         params: dict[str, Any] = dict(request.query)
         if request.content_type == "application/json":
-            params.update(await request.json())
+            body = await request.json()
+            if "params" in body:  # the original's BODY style wraps the parameters
+                params["_wrapped"] = True
+                body = body["params"]
+            params.update(body)
         elif request.content_type == "application/x-www-form-urlencoded":
             params.update(await request.post())
         params["_style"] = request.content_type
@@ -111,7 +116,9 @@ async def test_code_exchange_in_each_style(auth: Any, style: TokenExchangeStyle)
         TokenExchangeStyle.QUERY: "application/octet-stream",
         TokenExchangeStyle.FORM: "application/x-www-form-urlencoded",
         TokenExchangeStyle.JSON: "application/json",
+        TokenExchangeStyle.ORIGINAL_BODY: "application/json",
     }[style]
+    assert seen.get("_wrapped", False) is (style is TokenExchangeStyle.ORIGINAL_BODY)
     assert seen["_style"] == expected_type
     assert seen["_header"] == "yes"
     assert seen["redirect_uri"] == oauth.redirect_uri
@@ -247,9 +254,109 @@ def test_split_api_key_undoes_default_api_key() -> None:
 
 async def test_refusals_name_the_oauth_error_code_only(auth: Any) -> None:
     _, token_url = auth
+    oauth = client(token_url)
+    _, cookie, query = authorize(oauth)
+    request = callback(oauth, f"code=made-up-code&state={query['state']}", cookie)
     with pytest.raises(ServerError) as info:
-        await client(token_url).refresh("unknown-refresh-token")
+        await oauth.handle_callback(request, web.Response())
+    assert info.value.status == 403
     assert info.value.message == "OAuth2 token request refused with status 400 (invalid_grant)"
+
+
+async def test_a_refused_refresh_is_a_token_refresh_error(
+    auth: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, token_url = auth
+    with pytest.raises(TokenRefreshError) as info:
+        await client(token_url).refresh("unknown-refresh-token")
+    assert info.value.status == 452
+    assert info.value.message == "integration/refresh-error"
+    assert info.value.reason == "status 400, error=invalid_grant"
+    assert info.value.provider_status == 400
+    assert "unknown-refresh-token" not in caplog.text
+
+
+async def test_the_providers_own_fields_feed_the_refusal_reason(aiohttp_server: Any) -> None:
+    async def token(request: web.Request) -> web.Response:
+        body = {
+            "status": "BAD_REFRESH_TOKEN",
+            "message": "missing or invalid refresh token",
+            "error_description": "Token <revoked>\n",
+            "correlationId": "ignored",
+        }
+        return web.json_response(body, status=400)
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    server = await aiohttp_server(app)
+    with pytest.raises(TokenRefreshError) as info:
+        await client(str(server.make_url("/token"))).refresh("ref-1")
+    assert info.value.reason == (
+        "status 400, status=BAD_REFRESH_TOKEN, error_description=Token ?revoked??,"
+        " message=missing or invalid refresh token"
+    )
+
+
+async def test_a_failing_token_endpoint_is_not_a_refresh_error(aiohttp_server: Any) -> None:
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"error": "temporarily_unavailable"}, status=503)
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    server = await aiohttp_server(app)
+    with pytest.raises(ServerError) as info:
+        await client(str(server.make_url("/token"))).refresh("ref-1")
+    assert not isinstance(info.value, TokenRefreshError)
+    assert info.value.status == 500
+
+
+def test_the_cookie_secret_comes_from_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "from-the-environment-and-long-enough-1234"
+    monkeypatch.setenv("OAUTH2_COOKIE_SECRET", secret)
+    oauth = dataclasses.replace(client("https://crm.example.com/token"), cookie_secret="")
+    assert oauth.cookie_secret == secret
+    monkeypatch.delenv("OAUTH2_COOKIE_SECRET")
+    with pytest.raises(SettingsError) as info:
+        dataclasses.replace(oauth, cookie_secret="")
+    assert str(info.value).startswith("OAUTH2_COOKIE_SECRET: missing: OAuth2Client needs")
+
+
+async def test_an_unsigned_state_is_accepted_only_when_configured(auth: Any) -> None:
+    _, token_url = auth
+    oauth = client(token_url)
+    _, cookie, query = authorize(oauth)
+    state = json.loads(query["state"])
+    unsigned = json.dumps({k: v for k, v in state.items() if k != "signature"})
+    request = callback(oauth, f"code={SECRET_CODE}&state={quote(unsigned)}", cookie)
+    with pytest.raises(ServerError) as refused:
+        await oauth.handle_callback(request, web.Response())
+    assert refused.value.status == 401
+    lenient = dataclasses.replace(oauth, accept_unsigned_state=True)
+    creds = await lenient.handle_callback(request, web.Response())
+    assert creds.api_key == "acc-1:ref-1"
+    forged = json.dumps({**state, "signature": "forged"})
+    request = callback(oauth, f"code={SECRET_CODE}&state={quote(forged)}", cookie)
+    with pytest.raises(ServerError):
+        await lenient.handle_callback(request, web.Response())
+
+
+async def test_the_nonce_check_can_be_switched_off_for_the_client(auth: Any) -> None:
+    _, token_url = auth
+    oauth = dataclasses.replace(client(token_url), check_nonce=False)
+    _, _, query = authorize(oauth)
+    request = callback(oauth, f"code={SECRET_CODE}&state={query['state']}", None)
+    assert (await oauth.handle_callback(request, web.Response())).api_key == "acc-1:ref-1"
+    with pytest.raises(ServerError, match="without nonce cookie"):
+        await oauth.handle_callback(request, web.Response(), check_nonce=True)
+
+
+async def test_a_provider_error_says_what_the_provider_said(auth: Any) -> None:
+    _, token_url = auth
+    oauth = client(token_url)
+    request = callback(oauth, "error=access_denied&error_description=User+said+no", None)
+    with pytest.raises(ServerError) as info:
+        await oauth.handle_callback(request, web.Response())
+    assert info.value.message == "OAuth2 authorization failed: access_denied (User said no)"
 
 
 async def test_form_encoded_token_answers(aiohttp_server: Any) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from aiohttp import web
 
 from integration_bridge import Adapter, OAuth2Credentials, ServerError
@@ -89,3 +91,14 @@ async def test_failing_token_route_answers_and_the_server_lives(
     assert await response.text() == "bad code"
     response = await client.get("/oauth2/token?code=good")
     assert response.status == 200
+
+
+async def test_a_failed_callback_logs_its_reason(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await make_client(OAuthAdapter(), oauth2_redirect_url=REDIRECT)
+    with caplog.at_level(logging.WARNING, logger="integration_bridge.oauth2"):
+        await client.get("/oauth2/callback?code=bad", allow_redirects=False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "[handleOAuth2Callback] OAuth2 callback failed: bad code"
+    ]
