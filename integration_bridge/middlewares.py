@@ -139,7 +139,10 @@ def _error_response(error: Exception, request: web.Request) -> web.Response:
     if isinstance(error, ServerError):
         status = error.status if error.status >= 400 else 500
         if error.message != IntegrationErrorType.INTEGRATION_REFRESH_ERROR and status >= 500:
-            _log.error("[%s %s] %s", request.method, request.path, error.message, exc_info=error)
+            # A ServerError is a deliberate answer with its reason in the message (and
+            # throw_and_delegate_error logged the CRM error already): no traceback, so that
+            # a request that is refused the same way every time cannot flood the log.
+            _log.error("[%s %s] %s", request.method, request.path, error.message)
         return web.Response(status=status, text=error.message, content_type="text/plain")
     _log.error("[%s %s] Unexpected error", request.method, request.path, exc_info=error)
     return web.Response(status=500, text="Internal Server Error", content_type="text/plain")

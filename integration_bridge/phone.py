@@ -68,7 +68,7 @@ def _formats(number: str, region: str) -> tuple[str, str, str] | None:
     if found is None:
         result = _parse(number, region)
         found = () if result is None else result
-        _MEMO.put(key, found, len(number) + sum(len(part) for part in found) + 150)
+        _MEMO.put(key, found, len(number) + len(region) + sum(len(p) for p in found) + 150)
     return found or None
 
 

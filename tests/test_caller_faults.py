@@ -198,3 +198,23 @@ async def test_oauth2_without_or_with_forged_or_expired_state_or_cookie(
         )
         assert response.status == (401 if route == "/oauth2/token" else 302)
     _no_traceback_or_error(caplog)
+
+
+async def test_deliberate_server_errors_are_logged_without_traceback(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GET /oauth2/callback without OAUTH2_REDIRECT_URL: 500 by contract, one plain line."""
+
+    class OAuth(Adapter):
+        async def handle_oauth2_callback(self, request: web.Request, response: Any) -> Any:
+            raise AssertionError("not reached")
+
+    client = await make_client(OAuth())
+    with caplog.at_level(logging.INFO):
+        response = await client.get("/oauth2/callback?state=x")
+    assert response.status == 500
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "[GET /oauth2/callback] OAuth2 Redirect URL not configured!"
+    ]
+    assert errors[0].exc_info is None
