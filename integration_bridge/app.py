@@ -26,6 +26,7 @@ from integration_bridge.adapter import Adapter
 from integration_bridge.appkeys import (
     ADAPTER,
     CONTACT_CACHE,
+    PHONE_POOL,
     PUBLISHER,
     PUBSUB_BACKEND,
     SETTINGS,
@@ -39,10 +40,11 @@ from integration_bridge.cache.factory import (
     create_storage,
     create_token_cache,
 )
-from integration_bridge.contacts import prepare_contacts
+from integration_bridge.contacts import prepare_contacts_in
 from integration_bridge.middlewares import bridge_middleware
 from integration_bridge.models import Config
 from integration_bridge.openapi import install as install_openapi
+from integration_bridge.phone_pool import PhoneParsePool
 from integration_bridge.protocol import protocol_handler_args
 from integration_bridge.pubsub.factory import check_pubsub_settings, choose_backend, open_publisher
 from integration_bridge.pubsub.streaming import ContactStreamer
@@ -78,8 +80,13 @@ async def _storage_context(app: web.Application) -> AsyncIterator[None]:
     storage = create_storage(settings)
     app[STORAGE] = storage
 
+    phone_pool = PhoneParsePool(settings.phone_parse_workers)
+    app[PHONE_POOL] = phone_pool
+
     async def fetch(config: Config) -> list[dict[str, Any]]:
-        return prepare_contacts(await adapter.get_contacts(config), config.locale)
+        return await prepare_contacts_in(
+            phone_pool, await adapter.get_contacts(config), config.locale
+        )
 
     cache = ContactCache(
         storage,
@@ -92,6 +99,7 @@ async def _storage_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await cache.close()
+        phone_pool.close()
         await storage.close()
 
 

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from integration_bridge.cache.contacts import ContactCache
     from integration_bridge.cache.storage import Storage
     from integration_bridge.cache.token import TokenCache
+    from integration_bridge.phone_pool import PhoneParsePool
     from integration_bridge.pubsub.factory import BackendChoice
     from integration_bridge.pubsub.publisher import Publisher
     from integration_bridge.pubsub.streaming import ContactStreamer
@@ -24,3 +25,4 @@ TOKEN_CACHE: web.AppKey[TokenCache] = web.AppKey("token_cache")
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher")
 STREAMER: web.AppKey[ContactStreamer] = web.AppKey("contact_streamer")
 PUBSUB_BACKEND: web.AppKey[BackendChoice] = web.AppKey("pubsub_backend")
+PHONE_POOL: web.AppKey[PhoneParsePool] = web.AppKey("phone_parse_pool")

@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     body_read_timeout: float = Field(30.0, gt=0)
     cors_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
     stream_max_concurrent: int = Field(32, ge=1)
+    phone_parse_workers: int = Field(1, ge=0, le=64)
     shutdown_timeout: float = Field(30.0, ge=0)
     log_level: str = "INFO"
     log_plain: bool = False
