@@ -142,11 +142,23 @@ def _json_line(entry: dict[str, Any], option: int = 0) -> bytes:
         return orjson.dumps(entry, default=str, option=option)
     except (TypeError, ValueError):
         safe = _encodable({key: _safe_value(value) for key, value in entry.items()})
-        return orjson.dumps(safe, option=option)
+    try:
+        return orjson.dumps(safe, default=_text_of, option=option)
+    except (TypeError, ValueError):  # e.g. an int beyond 64 bits deep inside an extra
+        fields = {key: escape_text(_text_of(value)) for key, value in safe.items()}
+        return orjson.dumps(fields, option=option)
 
 
 def _safe_value(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool | dict | list | tuple):
+    if value is None or isinstance(value, str | float | bool | dict | list | tuple):
+        return value
+    if isinstance(value, int) and -(2**63) <= value < 2**64:
+        return value
+    return _text_of(value)
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, str):
         return value
     try:
         return str(value)

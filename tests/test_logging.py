@@ -57,6 +57,7 @@ def test_json_formatter_never_raises() -> None:
         formatter.format(_record("args %s", "\udcff")),
         formatter.format(_record("%d needs a number", "not a number")),
         formatter.format(_record("odd extra", thing=Unprintable(), surrogate="\udc80")),
+        formatter.format(_record("big", big=2**70, nested={"n": [2**80, "\udcff"]})),
     ]
     for line in lines:
         assert "\n" not in line
