@@ -99,7 +99,7 @@ def test_reload_and_workers_exclude_each_other() -> None:
 
 
 def test_watched_paths(tmp_path: Path) -> None:
-    framework = Path(__import__("integration_bridge").__file__).resolve().parent
+    framework = Path(str(__import__("integration_bridge").__file__)).resolve().parent
     paths = watched_paths("mybridge:MyBridge", cwd=tmp_path)
     assert sorted(paths) == sorted([tmp_path.resolve(), framework])
     # A bridge package outside the working directory is watched too.

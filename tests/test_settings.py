@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from integration_bridge import Settings, SettingsError
@@ -157,7 +159,11 @@ def test_code_settings_ignore_the_process_environment(monkeypatch: pytest.Monkey
     ],
 )
 def test_malformed_redis_url_names_the_variable_not_the_password(url: str) -> None:
-    for make in (lambda: Settings(redis_url=url), lambda: Settings.from_env({"REDIS_URL": url})):
+    makers: list[Callable[[], Settings]] = [
+        lambda: Settings(redis_url=url),
+        lambda: Settings.from_env({"REDIS_URL": url}),
+    ]
+    for make in makers:
         with pytest.raises(SettingsError) as info:
             make()
         assert info.value.variable == "REDIS_URL"

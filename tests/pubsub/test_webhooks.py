@@ -94,7 +94,7 @@ async def test_one_failed_event_of_several_answers_503(
 ) -> None:
     app = create_app(WebhookAdapter(), settings=pubsub_settings(emulator))
     client = await aiohttp_client(app)
-    client.app[PUBLISHER].max_messages = 1  # type: ignore[attr-defined] # one request per event
+    client.app[PUBLISHER].max_messages = 1  # one request per event
     emulator.fail_every(2, status=400)
     other = {**EVENT, "contactId": "c2"}
     response = await client.post("/webhook", json={"events": [EVENT, other]})

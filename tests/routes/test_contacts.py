@@ -86,7 +86,7 @@ class ContactsAdapter(Adapter):
 
 
 class TokenlessAdapter(ContactsAdapter):
-    get_token = Adapter.get_token  # type: ignore[assignment]
+    get_token = Adapter.get_token
 
 
 async def get_contacts(client: TestClient[Any, Any], **headers: str) -> tuple[int, Any, Any]:
@@ -317,7 +317,7 @@ async def test_create_contact_appends_to_the_cached_list(make_client: ClientFact
 async def test_create_contact_does_not_seed_an_empty_cache(make_client: ClientFactory) -> None:
     adapter = TokenlessAdapter()
     client = await make_client(adapter)
-    new = {"phoneNumbers": []}
+    new: dict[str, list[str]] = {"phoneNumbers": []}
     response = await client.post("/contacts", json=new, headers=USER_HEADERS)
     assert response.status == 200
     _, listed, _ = await get_contacts(client)
@@ -394,7 +394,7 @@ async def test_storage_outage_warnings_are_rate_limited(
     async def unavailable(*args: Any, **kwargs: Any) -> None:
         raise StorageUnavailable("down")
 
-    storage.set = unavailable  # type: ignore[method-assign]
+    storage.set = unavailable
     with caplog.at_level("WARNING"):
         for n in range(5):
             response = await client.get(
