@@ -31,7 +31,7 @@ async def test_numbers_parsed_by_workers_are_the_in_process_answers(
     make_client: ClientFactory,
 ) -> None:
     pooled = await make_client(BigBooks(), cache_disabled=True, phone_parse_workers=1)
-    pool = pooled.server.app[PHONE_POOL]
+    pool = pooled.app[PHONE_POOL]
     await _contacts(pooled, "warm-up-key-0")  # starts the workers; parsed in-process meanwhile
     for _ in range(300):
         if pool._ready:
@@ -39,21 +39,21 @@ async def test_numbers_parsed_by_workers_are_the_in_process_answers(
         await asyncio.sleep(0.1)
     assert pool._ready, "worker processes never started"
     submitted = 0
-    original = pool._executor.submit  # type: ignore[union-attr]
+    original = pool._executor.submit
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal submitted
         submitted += 1
         return original(*args, **kwargs)
 
-    pool._executor.submit = counting  # type: ignore[union-attr, method-assign]
+    pool._executor.submit = counting
     from_workers = await _contacts(pooled, "pooled-key-1")
     assert submitted == 1  # one share went to the worker
 
     phone._MEMO.clear()  # parsed again, in this process this time
     in_process = await make_client(BigBooks(), cache_disabled=True, phone_parse_workers=0)
     assert from_workers == await _contacts(in_process, "pooled-key-1")
-    assert in_process.server.app[PHONE_POOL]._executor is None
+    assert in_process.app[PHONE_POOL]._executor is None
 
 
 async def test_small_lists_never_start_workers(make_client: ClientFactory) -> None:
@@ -63,4 +63,4 @@ async def test_small_lists_never_start_workers(make_client: ClientFactory) -> No
 
     client = await make_client(Small(), cache_disabled=True, phone_parse_workers=2)
     await _contacts(client, "small-key")
-    assert client.server.app[PHONE_POOL]._starting is None
+    assert client.app[PHONE_POOL]._starting is None
