@@ -279,7 +279,6 @@ async def _tracing_context(app: web.Application) -> AsyncIterator[None]:
     redis = RedisInstrumentor()
     client.instrument(tracer_provider=provider)
     redis.instrument(tracer_provider=provider)
-    bridge_logging.set_trace_fields(log_fields(settings.google_cloud_project))
     _log.info("[tracing] Tracing on: service %s", service)
     try:
         yield
@@ -294,6 +293,8 @@ async def _tracing_context(app: web.Application) -> AsyncIterator[None]:
 async def _hook_components(app: web.Application) -> None:
     """``on_startup`` (after every ``cleanup_ctx``): spans around cache and publisher."""
     tracer = app[TRACER]
+    # Now, not earlier: the Pub/Sub start-up may have found the Google project.
+    bridge_logging.set_trace_fields(log_fields(app[SETTINGS].google_cloud_project))
     _trace_cache(app, tracer)
     if PUBLISHER in app:
         _trace_publisher(app, tracer)

@@ -451,3 +451,34 @@ def google_env(google: PubSubEmulator) -> dict[str, str]:
         "PUBSUB_CREDENTIALS_TIMEOUT": "2",
         "SHUTDOWN_TIMEOUT": "2",
     }
+
+
+async def test_log_trace_field_names_the_project_found_on_the_metadata_server(
+    aiohttp_client: Any,
+    metadata: FakeMetadataServer,
+    google: PubSubEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import orjson
+
+    from integration_bridge.logging import JsonFormatter
+    from tests.otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver()
+    await receiver.start()
+    try:
+        caplog.set_level(logging.INFO, logger="integration_bridge.http")
+        settings = google_settings(google.url, otel_exporter_otlp_traces_endpoint=receiver.endpoint)
+        client = await aiohttp_client(create_app(StreamingAdapter(), settings=settings))
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        headers = {**USER_HEADERS, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+        assert (await client.post("/contacts/stream", headers=headers)).status == 200
+        await client.close()
+    finally:
+        await receiver.close()
+    (line,) = [
+        orjson.loads(JsonFormatter().format(record))
+        for record in caplog.records
+        if record.getMessage().startswith("[request] POST /contacts/stream")
+    ]
+    assert line["logging.googleapis.com/trace"] == f"projects/{PROJECT}/traces/{trace_id}"
