@@ -65,6 +65,15 @@ def _framework_version() -> str:
         return "0.1.0"
 
 
+def _framework_source() -> str:
+    """The framework's source tree when it runs from one (an editable install), else ``""``."""
+    root = Path(__file__).resolve().parent.parent.parent
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "integration_bridge"' in pyproject.read_text():
+        return str(root)
+    return ""
+
+
 def generate(name: str, directory: Path | None = None, *, oauth2: bool = False) -> Path:
     """Write a new bridge project.
 
@@ -96,6 +105,7 @@ def generate(name: str, directory: Path | None = None, *, oauth2: bool = False) 
             "oauth2": oauth2,
             "framework_version": _framework_version(),
             "python": sys.executable,
+            "framework_source": _framework_source(),
         },
         defaults=True,
         quiet=True,
