@@ -14,6 +14,7 @@ modules build their objects and know nothing of the app.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import AsyncIterator, Iterable
@@ -140,8 +141,13 @@ async def _pubsub_context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await streamer.shutdown(settings.shutdown_timeout)
-        await publisher.close()
+        # One SHUTDOWN_TIMEOUT for both: streams drain first, the publisher flushes in what
+        # is left (at least a second of it, for the final states of cut streams).
+        budget = settings.shutdown_timeout
+        started = asyncio.get_running_loop().time()
+        await streamer.shutdown(budget)
+        left = budget - (asyncio.get_running_loop().time() - started)
+        await publisher.close(timeout=max(left, min(1.0, budget)))
 
 
 def create_app(

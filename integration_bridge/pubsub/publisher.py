@@ -99,8 +99,8 @@ class Publisher(ABC):
     async def flush(self) -> None:  # noqa: B027 - optional
         """Wait until every message handed over so far is published or failed."""
 
-    async def close(self) -> None:  # noqa: B027 - optional
-        """Flush and release connections."""
+    async def close(self, timeout: float | None = None) -> None:  # noqa: B027, ASYNC109
+        """Flush (for at most ``timeout`` seconds when given) and release connections."""
 
 
 def to_bytes(message: Any) -> bytes:
@@ -126,6 +126,7 @@ class _Lane:
     queued_bytes: int = 0
     worker: asyncio.Task[None] | None = None
     paused: bool = False
+    sending: list[_Pending] = field(default_factory=list)
 
 
 class BatchingPublisher(Publisher):
@@ -258,7 +259,9 @@ class BatchingPublisher(Publisher):
                 batch = self._take_batch(lane)
                 if not batch:
                     break
+                lane.sending = batch
                 await self._send(lane, batch)
+                lane.sending = []
         finally:
             if not lane.queue and not lane.paused and self._lanes.get(lane_key) is lane:
                 del self._lanes[lane_key]
@@ -330,15 +333,61 @@ class BatchingPublisher(Publisher):
         if workers:
             await asyncio.gather(*workers, return_exceptions=True)
 
-    async def close(self) -> None:
-        """Flush what is queued (without further lingering), then close the client."""
+    async def close(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a drain bound
+        """Flush what is queued (without further lingering), then close the client.
+
+        Args:
+            timeout: how long the flush may take (None: until every lane is done or failed
+                after its retries). Messages not published by then fail with `PublishError`
+                and are counted in one error log line.
+        """
         self._closed = True
-        await self.flush()
         try:
-            await self.client.close()
+            if timeout is None:
+                await self.flush()
+            else:
+                await self._flush_within(timeout)
         finally:
-            if self._on_close is not None:
-                await self._on_close()
+            try:
+                await self.client.close()
+            finally:
+                if self._on_close is not None:
+                    await self._on_close()
+
+    async def _flush_within(self, timeout: float) -> None:  # noqa: ASYNC109 - a drain bound
+        workers = {lane.worker for lane in self._lanes.values() if lane.worker is not None}
+        if not workers:
+            return
+        _, pending = await asyncio.wait(workers, timeout=max(0.0, timeout))
+        if not pending:
+            return
+        lanes = [lane for lane in self._lanes.values() if lane.worker in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        failure = PublishError("publisher closed before the message was published")
+        unpublished = 0
+        topics: set[str] = set()
+        for lane in lanes:
+            items = [*lane.sending, *lane.queue]
+            lane.sending = []
+            lane.queue.clear()
+            lane.queued_bytes = 0
+            for item in items:
+                if not item.future.done():
+                    item.future.set_exception(failure)
+                    unpublished += 1
+            if items:
+                topics.add(lane.topic)
+        self.failed += unpublished
+        _log.error(
+            "[Publisher] Closed after %.1fs with %d message(s) on %d ordering key(s) not "
+            "published to %s",
+            timeout,
+            unpublished,
+            len(lanes),
+            ", ".join(sorted(topics)) or "-",
+        )
 
 
 def _describe(error: BaseException) -> str:

@@ -136,3 +136,34 @@ async def test_retry_deadline_ends_in_a_reported_failure(emulator: PubSubEmulato
 async def test_unknown_topic_is_a_failure(publisher: BatchingPublisher) -> None:
     with pytest.raises(PublishError):
         await publisher.publish("projects/test-project/topics/missing", {"n": 1})
+
+
+async def test_close_with_pubsub_down_is_bounded_and_reports_what_was_not_published(
+    emulator: PubSubEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.fail_every(1, status=503)  # Pub/Sub down: every publish is retried
+    client = PublisherClient(api_root=f"http://{emulator.host}/v1", api_is_dev=True)
+    publisher = BatchingPublisher(client, linger=0.005, initial_backoff=0.05, max_backoff=0.1)
+    futures = [publisher.submit(CONTACTS_TOPIC, {"n": n}, "user:1") for n in range(5)]
+    futures += [publisher.submit(EVENTS_TOPIC, {"n": n}) for n in range(3)]
+    await asyncio.sleep(0.2)  # the lanes are retrying now
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await publisher.close(timeout=0.3)
+    assert loop.time() - started < 5  # not the 60 s retry deadline
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(result, PublishError) for result in results)  # none dropped silently
+    assert publisher.failed == 8
+    lines = [r.getMessage() for r in caplog.records if "not published" in r.getMessage()]
+    assert len(lines) == 1
+    assert "8 message(s) on 2 ordering key(s)" in lines[0]
+    assert CONTACTS_TOPIC in lines[0] and EVENTS_TOPIC in lines[0]
+
+
+async def test_close_without_a_bound_still_flushes_everything(emulator: PubSubEmulator) -> None:
+    client = PublisherClient(api_root=f"http://{emulator.host}/v1", api_is_dev=True)
+    publisher = BatchingPublisher(client, linger=0.05)
+    futures = [publisher.submit(CONTACTS_TOPIC, {"n": n}, "k") for n in range(20)]
+    await publisher.close(timeout=5)
+    assert all(isinstance(f.result(), str) for f in futures)
+    assert payloads(emulator) == [{"n": n} for n in range(20)]

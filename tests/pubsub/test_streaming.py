@@ -264,3 +264,27 @@ async def test_without_tracing_the_callers_trace_context_is_passed_on(
     for message in received:
         assert {k: v for k, v in message.json().items() if k.startswith("trace")} == carried
         assert message.attributes == carried
+
+
+async def test_shutdown_with_pubsub_down_ends_within_shutdown_timeout(
+    aiohttp_client: Any, emulator: PubSubEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = StreamingAdapter([[contact(str(n))] for n in range(3)])
+    client = await aiohttp_client(
+        create_app(
+            adapter,
+            settings=pubsub_settings(emulator, shutdown_timeout=1.5, pubsub_publish_timeout=1),
+        )
+    )
+    emulator.fail_every(1, status=503)  # Pub/Sub goes down before the stream publishes
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert response.status == 200
+    await asyncio.sleep(0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await client.close()  # the app's cleanup: streams, then the publisher's flush
+    # SHUTDOWN_TIMEOUT, a cut stream's wait for its final state, and 1 s for the flush
+    assert loop.time() - started < 1.5 + 2 + 1 + 2.5
+    lines = [r.getMessage() for r in caplog.records if "not published" in r.getMessage()]
+    assert len(lines) == 1 and "message(s) on 1 ordering key(s)" in lines[0]
+    assert not emulator.drain(subscription(CONTACTS_TOPIC))
