@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -87,8 +89,27 @@ def test_new_bridge_passes_its_checks_and_serves(tmp_path: Path, mypy_cache: Pat
     assert "6 passed" in result.stdout
 
     # Its README commands: the fake CRM by hand and the bridge with --reload.
+    with served(project) as (crm_port, bridge_port):
+        headers = {
+            "x-user-id": "u1",
+            "x-provider-key": "t1",
+            "x-provider-url": f"http://127.0.0.1:{crm_port}",
+        }
+        get(f"http://127.0.0.1:{crm_port}/v1/me", {"Authorization": "Bearer t1"})
+        contacts = json.loads(get(f"http://127.0.0.1:{bridge_port}/contacts", headers))
+        assert [c["firstName"] for c in contacts][:2] == ["Ada", "Grace"]
+
+
+@contextlib.contextmanager
+def served(project: Path) -> Iterator[tuple[int, int]]:
+    """``scripts/fake-crm`` and ``scripts/run`` of a generated project; their ports."""
     crm_port, bridge_port = free_port(), free_port()
-    env = {**os.environ, "PYTHON": sys.executable, "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "LOG_LEVEL": "WARNING",
+        "CRM_API_URL": f"http://127.0.0.1:{crm_port}",
+    }
     env.pop("PUBSUB_EMULATOR_HOST", None)
     processes = [
         subprocess.Popen(
@@ -105,14 +126,7 @@ def test_new_bridge_passes_its_checks_and_serves(tmp_path: Path, mypy_cache: Pat
         )
     ]
     try:
-        headers = {
-            "x-user-id": "u1",
-            "x-provider-key": "t1",
-            "x-provider-url": f"http://127.0.0.1:{crm_port}",
-        }
-        get(f"http://127.0.0.1:{crm_port}/v1/me", {"Authorization": "Bearer t1"})
-        contacts = json.loads(get(f"http://127.0.0.1:{bridge_port}/contacts", headers))
-        assert [c["firstName"] for c in contacts][:2] == ["Ada", "Grace"]
+        yield crm_port, bridge_port
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -133,6 +147,12 @@ def test_new_oauth2_bridge_passes_its_checks(tmp_path: Path, mypy_cache: Path) -
     result = checks(project, mypy_cache)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "9 passed" in result.stdout
+
+    # scripts/run starts it with its development OAuth2 settings.
+    with served(project) as (crm_port, bridge_port):
+        get(f"http://127.0.0.1:{crm_port}/v1/me", {"Authorization": "Bearer t1"})
+        body = json.loads(get(f"http://127.0.0.1:{bridge_port}/oauth2/redirect"))
+        assert body["redirectUrl"].startswith(f"http://127.0.0.1:{crm_port}/oauth/authorize?")
 
 
 def test_names() -> None:
