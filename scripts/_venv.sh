@@ -9,8 +9,8 @@ fi
 stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  # compat: a plain path entry, so that mypy finds the framework from other projects too.
-  .venv/bin/python -m pip install --quiet -e ".[dev]" --config-settings editable_mode=compat
+  # hatchling's editable install is a plain path entry: mypy finds the framework from other projects.
+  .venv/bin/python -m pip install --quiet -e ".[dev]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
