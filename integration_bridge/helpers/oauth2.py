@@ -434,7 +434,8 @@ class OAuth2Client:
         own = session is None
         client = session or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         try:
-            async with client.post(self.token_url, **kwargs) as answer:
+            # Never followed: a 307/308 would send the code and client secret elsewhere.
+            async with client.post(self.token_url, allow_redirects=False, **kwargs) as answer:
                 status = answer.status
                 body = await answer.read()
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -442,6 +443,8 @@ class OAuth2Client:
         finally:
             if own:
                 await client.close()
+        if 300 <= status < 400:
+            raise ServerError(500, f"OAuth2 token endpoint answered a redirect ({status})")
         if refusal is not None and 400 <= status < 500:
             raise refusal(_refusal_reason(status, body), status)
         if status >= 400:

@@ -371,3 +371,31 @@ async def test_form_encoded_token_answers(aiohttp_server: Any) -> None:
     server = await aiohttp_server(app)
     tokens = await client(str(server.make_url("/token"))).refresh("ref-1")
     assert tokens.access_token == "acc-9"
+
+
+async def test_a_redirecting_token_endpoint_gets_no_secret_elsewhere(aiohttp_server: Any) -> None:
+    """A 307 would re-send the code and the client secret to wherever it points."""
+    received: list[bytes] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.json_response({"access_token": "stolen"})
+
+    collector = web.Application()
+    collector.router.add_post("/collect", elsewhere)
+    collector_server = await aiohttp_server(collector)
+
+    async def token(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(str(collector_server.make_url("/collect")))
+
+    app = web.Application()
+    app.router.add_post("/token", token)
+    server = await aiohttp_server(app)
+    oauth = client(str(server.make_url("/token")))
+    _, cookie, query = authorize(oauth)
+    with pytest.raises(ServerError) as info:
+        await oauth.handle_callback(
+            callback(oauth, f"code={SECRET_CODE}&state={query['state']}", cookie)
+        )
+    assert "redirect" in info.value.message
+    assert received == []
