@@ -109,6 +109,27 @@ async def test_cors_reflects_the_origin(make_client: ClientFactory) -> None:
     )
     assert response.status == 404
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    # The front end reads these two from script: they must be exposed.
+    exposed = {
+        name.strip().lower()
+        for name in response.headers["Access-Control-Expose-Headers"].split(",")
+    }
+    assert {"x-provider-key", "x-fetching-state"} <= exposed
+
+
+async def test_successful_requests_are_logged(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Accounts(Adapter):
+        async def get_account_id(self, config: Config) -> str:
+            return "account-1"
+
+    client = await make_client(Accounts())
+    with caplog.at_level(logging.INFO, logger="integration_bridge.http"):
+        response = await client.get("/account/id", headers=USER_HEADERS)
+        assert response.status == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "integration_bridge.http"]
+    assert any(line.startswith("[request] GET /account/id 200 ") for line in lines), lines
 
 
 async def test_cors_preflight(make_client: ClientFactory) -> None:

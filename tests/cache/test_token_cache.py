@@ -95,6 +95,21 @@ async def test_two_processes_on_one_redis_refresh_once(redis_url: str) -> None:
             await store.close()
 
 
+async def test_the_pending_marker_lives_only_seconds(
+    redis_storage: RedisStorage, redis_server: RedisServer
+) -> None:
+    cache = TokenCache(redis_storage, prefix="AUTH:bridge", ttl=3540, pending_ttl=5)
+    seen: list[int] = []
+
+    async def refresh(config: Config) -> str:
+        with redis_server.client() as client:  # the marker, while the refresh runs
+            seen.append(client.ttl("AUTH:bridge:provider-key-1"))
+        return "token-1"
+
+    assert await cache.get(CONFIG, refresh) == "token-1"
+    assert len(seen) == 1 and 0 < seen[0] <= 5  # a crashed refresher blocks nobody long
+
+
 async def test_entry_format_and_ttl(redis_storage: RedisStorage, redis_server: RedisServer) -> None:
     cache = TokenCache(redis_storage, prefix="AUTH:bridge", ttl=3540)
     await cache.get(CONFIG, Refresher(0))

@@ -274,6 +274,17 @@ async def test_rate_limiter_keeps_the_most_recent_keys_only() -> None:
         await asyncio.wait_for(limiter.wait("c"), 0.05)  # "c" still has to wait
 
 
+async def test_rate_limiter_use_keeps_a_key_recent() -> None:
+    limiter = RateLimiter(1, 60.0, max_keys=2)
+    await limiter.wait("a")
+    await limiter.wait("b")
+    limiter.limit("a")  # "a" used again: now "b" is the least recently used
+    await limiter.wait("c")  # drops "b", keeps "a" with its spent budget
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(limiter.wait("a"), 0.05)
+    await asyncio.wait_for(limiter.wait("b"), 0.5)  # a fresh budget
+
+
 @pytest.mark.parametrize(
     ("segments", "path"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from typing import Any
@@ -175,6 +176,19 @@ async def test_csrf_is_refused(auth: Any) -> None:
         callback(oauth, f"code={SECRET_CODE}&state={state}", None), check_nonce=False
     )
     assert creds.api_key == "acc-1:ref-1"
+
+
+async def test_an_expired_nonce_cookie_is_refused(auth: Any) -> None:
+    server, token_url = auth
+    oauth = dataclasses.replace(client(token_url), cookie_max_age=0)
+    _, cookie, query = authorize(oauth)
+    await asyncio.sleep(1.1)  # the signature's clock has a one-second resolution
+    with pytest.raises(ServerError) as info:
+        await oauth.handle_callback(
+            callback(oauth, f"code={SECRET_CODE}&state={query['state']}", cookie)
+        )
+    assert (info.value.status, info.value.message) == (401, "OAuth2 nonce cookie expired")
+    assert server.seen == []  # no code was exchanged
 
 
 async def test_refused_exchange_keeps_secrets_out_of_the_message(auth: Any) -> None:
