@@ -55,15 +55,25 @@ _CONFIGS: ByteBoundedLRU[tuple[str, str, str, str], Config] = ByteBoundedLRU(CON
 _RESERVED_KEY_PREFIXES = tuple(prefix.encode() for prefix in RESERVED_KEY_PREFIXES)
 
 _X_PREFIXES = frozenset({b"x-", b"X-"})
+# The headers a Config is made of: each at most once (which of two would be the caller?).
+_IDENTITY_HEADERS = frozenset(
+    {b"x-user-id", b"x-provider-key", b"x-provider-url", b"x-provider-locale"}
+)
 # Control characters (C0, DEL) as bytes: never in a clean header value.
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def _header_problem(request: web.Request) -> str | None:
     """Why the ``x-*`` headers cannot be used, or None when they are clean UTF-8 text."""
+    seen: set[bytes] = set()
     for name, value in request.raw_headers:
         if name[:2] not in _X_PREFIXES:
             continue
+        lower = name.lower()
+        if lower in _IDENTITY_HEADERS:
+            if lower in seen:
+                return f"{lower.decode()} given more than once"
+            seen.add(lower)
         if value.startswith(_RESERVED_KEY_PREFIXES) and name.lower() == b"x-provider-key":
             return "x-provider-key with a reserved prefix"
         if _CONTROL_BYTES.search(value):

@@ -66,6 +66,33 @@ async def test_undecodable_x_headers_are_400_before_any_handler(
     assert adapter.calls == []  # nothing of the request was executed
 
 
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (b"x-provider-key", b"key-of-someone-else"),
+        (b"X-Provider-Key", b"key-0123456789abcdef"),  # the same value, another spelling
+        (b"x-user-id", b"user-2"),
+        (b"x-provider-url", b"http://127.0.0.1:9"),
+        (b"x-provider-locale", b"en-US"),
+    ],
+)
+async def test_repeated_identity_headers_are_400_before_any_handler(
+    make_client: ClientFactory, header: bytes, value: bytes
+) -> None:
+    adapter = Recording()
+    client = await make_client(adapter)
+    first = {b"x-provider-key": b"key-0123456789abcdef"}.get(header.lower(), b"first")
+    request = _post_contact(header, value)
+    if header.lower() != b"x-provider-key":
+        request = request.replace(
+            b"x-provider-key:", header + b": " + first + b"\r\nx-provider-key:"
+        )
+    status, body = await send_raw(client, request)
+    assert status == 400, body
+    assert f"{header.lower().decode()} given more than once".encode() in body
+    assert adapter.calls == []  # neither value was used
+
+
 async def test_clean_non_ascii_headers_still_work(make_client: ClientFactory) -> None:
     adapter = Recording()
     client = await make_client(adapter)
