@@ -11,6 +11,15 @@ place where that happens); (4) timing and compression — the
 ``Server-Timing`` header, gzip for large answers to clients that accept it,
 the CORS headers; (5) one log line. The per-request `Config` is built from the
 ``x-*`` headers on use (`config_of`), through a memo bounded in bytes.
+
+Why one middleware and not five (CORS, context, errors, compression,
+timing/log, each an aiohttp middleware in that order): measured on 2 cores,
+the split adds 6 Python calls to every request (101 → 107 for GET /health,
+120 → 126 for cached GET /contacts with gzip; aiohttp builds a coroutine per
+layer) and 0.5 to 1.6 µs of server CPU per request (/health 40.2 → 40.7 µs,
+cached gzip 68.8 → 70.4 µs, against a bare aiohttp server's 31.5 and 44.5 µs)
+— 1 to 2 % of the ceiling on the paths the throughput targets are set for. The
+steps stay in the order above, each a few lines, in `bridge_middleware`.
 """
 
 from __future__ import annotations
