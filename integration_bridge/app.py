@@ -179,9 +179,9 @@ def create_app(
         app = web.Application(
             router=TolerantRouter(),
             client_max_size=settings.max_body_size,
-            middlewares=[bridge_middleware(settings.cors_origins)],
             handler_args=protocol_handler_args(),
         )
+    app.middlewares.append(bridge_middleware(app, settings.cors_origins))
     app[ADAPTER] = adapter
     app[SETTINGS] = settings
     app[PUBSUB_BACKEND] = pubsub_backend
