@@ -61,4 +61,4 @@ def scenario_observability(report: Report, args: argparse.Namespace) -> None:
                     (f"GET /health, {name} on vs off", "/health", {}),
                     (f"GET /contacts cached, {name} on vs off", "/contacts", headers_for(KEY)),
                 ):
-                    load_pair(report, scenario, on.url(path), off.url(path), args, headers)
+                    load_pair(report, scenario, on, off, path, args, headers)
