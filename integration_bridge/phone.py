@@ -74,8 +74,13 @@ def _formats(number: str, region: str) -> tuple[str, str, str] | None:
     if found is None:
         result = _parse(number, region)
         found = () if result is None else result
-        _MEMO.put(key, found, len(number) + len(region) + sum(len(p) for p in found) + 150)
+        _MEMO.put(key, found, _entry_bytes(number, region, found))
     return found or None
+
+
+def _entry_bytes(number: str, region: str, found: _Formats) -> int:
+    """What a memo entry is charged: its strings, the region included, and the tuples."""
+    return len(number) + len(region) + sum(len(part) for part in found) + 150
 
 
 def unknown_numbers(numbers: Iterable[str], region: str) -> list[str]:
@@ -95,7 +100,7 @@ def parse_numbers(numbers: list[str], region: str) -> list[_Formats]:
 def remember(numbers: list[str], region: str, results: list[_Formats]) -> None:
     """Keep results of `parse_numbers` in the memo, as `_formats` would have."""
     for number, found in zip(numbers, results, strict=True):
-        _MEMO.put((number, region), found, len(number) + sum(len(part) for part in found) + 150)
+        _MEMO.put((number, region), found, _entry_bytes(number, region, found))
 
 
 def _parse(number: str, region: str) -> tuple[str, str, str] | None:
