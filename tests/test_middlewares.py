@@ -52,8 +52,13 @@ async def test_unexpected_errors_are_logged_with_traceback(
 ) -> None:
     client = await make_client(Failing(RuntimeError("boom")))
     with caplog.at_level(logging.ERROR):
-        await client.get("/account/id", headers=USER_HEADERS)
-    assert any(record.exc_info for record in caplog.records)
+        response = await client.get("/account/id", headers=USER_HEADERS)
+    assert await response.text() == "Internal Server Error"  # nothing of it leaks
+    logged = [r for r in caplog.records if r.name.startswith("integration_bridge") and r.exc_info]
+    assert len(logged) == 1
+    assert logged[0].levelno == logging.ERROR
+    exc_info = logged[0].exc_info
+    assert exc_info is not None and repr(exc_info[1]) == repr(RuntimeError("boom"))
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1,2", b"\xff\xfe"])

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
-from integration_bridge.appkeys import STREAMER
+from integration_bridge.appkeys import SETTINGS, STREAMER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 from tests.conftest import USER_HEADERS
 from tests.pubsub.conftest import CONTACTS_TOPIC, MIRROR_TOPIC, pubsub_settings, subscription
@@ -227,9 +227,23 @@ def test_real_pubsub_needs_names(emulator: PubSubEmulator, missing: str, variabl
     assert info.value.variable == variable
 
 
-def test_local_publisher_fills_defaults() -> None:
-    app = create_app(StreamingAdapter([]), settings=Settings())
-    assert app is not None
+def test_local_publisher_fills_defaults(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="integration_bridge.pubsub"):
+        app = create_app(StreamingAdapter([]), settings=Settings())
+    settings = app[SETTINGS]
+    assert settings.integration_name == "integration-bridge"
+    assert settings.pubsub_topic_name_contact_streaming == "contact-streaming"
+    assert settings.pubsub_topic_name_integration_events == "integration-events"
+    assert settings.pubsub_topic_name_update_provider_key == "provider-key-updates"
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "INTEGRATION_NAME" in warning and "PUBSUB_TOPIC_NAME_CONTACT_STREAMING" in warning
+
+
+def test_local_publisher_keeps_names_that_are_set() -> None:
+    given = Settings(integration_name="mine", pubsub_topic_name_contact_streaming="my-topic")
+    settings = create_app(StreamingAdapter([]), settings=given)[SETTINGS]
+    assert settings.integration_name == "mine"
+    assert settings.pubsub_topic_name_contact_streaming == "my-topic"
 
 
 @pytest.mark.parametrize(
