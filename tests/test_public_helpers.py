@@ -289,3 +289,21 @@ async def test_a_token_refresh_error_answers_452_without_an_error_line(
     assert response.status == 452
     assert await response.text() == "integration/refresh-error"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_gdpr_payloads_stay_out_of_the_logs(
+    aiohttp_client: Any, aiohttp_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def slack(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    slack_app = web.Application()
+    slack_app.router.add_post("/hook", slack)
+    slack_server = await aiohttp_server(slack_app)
+    routes = gdpr_slack_notification_routes(str(slack_server.make_url("/hook")))
+    client = await aiohttp_client(create_app(ListAdapter(), routes=[routes]))
+    with caplog.at_level(logging.INFO):
+        response = await client.post("/gdpr/customers/redact/", json={"email": "ada@example.com"})
+    assert response.status == 200
+    assert "ada@example.com" not in caplog.text
+    assert "path /customers/redact/" in caplog.text
