@@ -14,7 +14,7 @@ from aiohttp import web
 
 from examples.demo_bridge import DemoBridge
 from integration_bridge import Adapter, Config, ContactTemplate, Settings, create_app
-from tests.conftest import ClientFactory, send_raw
+from tests.support import ClientFactory, send_raw
 
 
 class Writes(Adapter):

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from examples.demo_bridge import DemoBridge
 from integration_bridge import Settings, create_app
 from integration_bridge.testing import oauth2_login
-from tests.conftest import USER_HEADERS
+from tests.support import USER_HEADERS
 
 
 async def demo(aiohttp_client: Any) -> tuple[TestClient[Any, Any], DemoBridge]:

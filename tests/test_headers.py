@@ -12,7 +12,7 @@ import pytest
 from integration_bridge import Adapter, Config, ContactTemplate
 from integration_bridge.logging import JsonFormatter
 from integration_bridge.middlewares import CONFIG_MEMO_MAX_BYTES, config_of
-from tests.conftest import USER_HEADERS, ClientFactory, send_raw
+from tests.support import USER_HEADERS, ClientFactory, send_raw
 
 
 class Recording(Adapter):

@@ -19,7 +19,7 @@ from integration_bridge.logging import (
     _PlainFormatter,
     request_headers_var,
 )
-from tests.conftest import ClientFactory, send_raw
+from tests.support import ClientFactory, send_raw
 
 
 def _record(message: str, *args: Any, **extra: Any) -> logging.LogRecord:

@@ -16,7 +16,7 @@ from integration_bridge import (
 )
 from integration_bridge import phone as phone_module
 from integration_bridge.phone import MAX_PARSED_LENGTH, PHONE_MEMO_MAX_BYTES, sanitize_phone_number
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 
 class Writes(Adapter):

@@ -26,8 +26,8 @@ from integration_bridge import (
     get_fresh_access_token,
 )
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.conftest import USER_HEADERS
 from tests.pubsub.conftest import CONTACTS_TOPIC, emulator, pubsub_settings, subscription
+from tests.support import USER_HEADERS
 
 __all__ = ["emulator"]  # fixture used here
 

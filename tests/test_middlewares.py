@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from integration_bridge import Adapter, Config, ContactTemplate, ServerError
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 
 class Failing(Adapter):

@@ -19,7 +19,7 @@ from integration_bridge.openapi import (
     undocumented_routes,
 )
 from integration_bridge.settings import Settings
-from tests.conftest import ClientFactory, EmptyAdapter
+from tests.support import ClientFactory, EmptyAdapter
 
 
 def served_routes(app: web.Application) -> set[tuple[str, str]]:

@@ -19,7 +19,7 @@ from integration_bridge import (
     create_app,
 )
 from integration_bridge.validation import is_valid_path_id
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 
 class Recording(Adapter):

@@ -8,7 +8,7 @@ from typing import Any
 from examples.fake_crm import generate_contacts
 from integration_bridge import Adapter, Config, phone
 from integration_bridge.appkeys import PHONE_POOL
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 
 class BigBooks(Adapter):

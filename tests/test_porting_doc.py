@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from integration_bridge import Adapter, Settings, create_app
-from tests.conftest import USER_HEADERS
+from tests.support import USER_HEADERS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "porting.md"
 

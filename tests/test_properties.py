@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from integration_bridge import Adapter, Config, IntegrationEntityType, ServerError
 from integration_bridge.contacts import prepare_contacts, sanitize_contact
 from integration_bridge.phone import sanitize_phone_number
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 BOUNDED = settings(
     max_examples=100,

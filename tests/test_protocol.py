@@ -8,7 +8,7 @@ import pytest
 
 from integration_bridge import Adapter
 from integration_bridge.protocol import MALFORMED_REQUEST_TEXT, ProtocolErrorLogger
-from tests.conftest import ClientFactory, send_raw
+from tests.support import ClientFactory, send_raw
 
 SECRETS = (b"PROVIDERKEY-s3cr3t", b"BEARER-t0ken", b"COOKIE-v4lue")
 

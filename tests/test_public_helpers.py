@@ -33,7 +33,7 @@ from integration_bridge import (
     throw_and_delegate_error,
     warn_logger,
 )
-from tests.conftest import USER_HEADERS
+from tests.support import USER_HEADERS
 
 KEY = USER_HEADERS["x-provider-key"]
 

@@ -22,7 +22,6 @@ from aiohttp.test_utils import TestServer
 from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
 from integration_bridge.logging import JsonFormatter
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.conftest import USER_HEADERS
 from tests.otlp_receiver import OtlpReceiver
 from tests.pubsub.conftest import (
     CONTACTS_TOPIC,
@@ -32,6 +31,7 @@ from tests.pubsub.conftest import (
     subscription,
 )
 from tests.redis_server import redis_server, redis_url
+from tests.support import USER_HEADERS
 
 __all__ = ["emulator", "redis_server", "redis_url"]  # fixtures used here
 

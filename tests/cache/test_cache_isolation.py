@@ -9,7 +9,7 @@ import pytest
 from integration_bridge import Adapter, Config, ContactTemplate
 from integration_bridge.appkeys import STORAGE
 from integration_bridge.cache.storage import Blob
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 
 class ByUrl(Adapter):

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from integration_bridge import Adapter, Config
-from tests.conftest import ClientFactory
+from tests.support import ClientFactory
 
 BOUNDED = settings(
     max_examples=60,

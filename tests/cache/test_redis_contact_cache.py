@@ -18,8 +18,8 @@ import orjson
 from aiohttp.test_utils import TestClient
 
 from integration_bridge import Adapter, Config, Settings, create_app
-from tests.conftest import USER_HEADERS
 from tests.redis_server import RedisServer, free_port
+from tests.support import USER_HEADERS
 
 KEY = USER_HEADERS["x-provider-key"]
 ROOT = Path(__file__).resolve().parents[2]

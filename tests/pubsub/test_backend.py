@@ -26,8 +26,8 @@ from integration_bridge.appkeys import STREAMER
 from integration_bridge.pubsub.factory import PubSubBackend, api_root, choose_backend
 from integration_bridge.testing.metadata_server import FakeMetadataServer
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.conftest import USER_HEADERS
 from tests.pubsub.conftest import CONTACTS_TOPIC, PROJECT, subscription
+from tests.support import USER_HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ya29.fake-workload-identity-token"

@@ -15,8 +15,8 @@ from integration_bridge import (
     get_publisher,
 )
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.conftest import USER_HEADERS
 from tests.pubsub.conftest import KEYS_TOPIC, PROJECT, pubsub_settings, subscription
+from tests.support import USER_HEADERS
 
 TOPIC = f"projects/{PROJECT}/topics/bridge-own"
 

@@ -22,10 +22,10 @@ import pytest
 
 from integration_bridge.testing.metadata_server import FakeMetadataServer
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.conftest import USER_HEADERS
 from tests.otlp_receiver import OtlpReceiver
 from tests.pubsub.conftest import CONTACTS_TOPIC, PROJECT, subscription
 from tests.pubsub.test_backend import TOKEN, google, metadata, no_adc  # noqa: F401 - fixtures
+from tests.support import USER_HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

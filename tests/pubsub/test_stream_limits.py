@@ -9,8 +9,8 @@ from typing import Any
 from integration_bridge import Adapter, Config, create_app
 from integration_bridge.appkeys import STREAMER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.conftest import USER_HEADERS
 from tests.pubsub.conftest import pubsub_settings
+from tests.support import USER_HEADERS
 
 
 class Gated(Adapter):

@@ -18,8 +18,8 @@ from integration_bridge import (
 )
 from integration_bridge.appkeys import PUBLISHER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.conftest import USER_HEADERS
 from tests.pubsub.conftest import EVENTS_TOPIC, KEYS_TOPIC, pubsub_settings, subscription
+from tests.support import USER_HEADERS
 
 EVENT = {
     "type": "CONTACT_UPDATED",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from integration_bridge import Adapter, Config, ServerError
-from tests.conftest import USER_HEADERS, ClientFactory, EmptyAdapter
+from tests.support import USER_HEADERS, ClientFactory, EmptyAdapter
 
 
 class BasicAdapter(Adapter):

@@ -17,8 +17,8 @@ from integration_bridge import (
     LabeledIntegrationEntity,
     LoggedIntegrationEntity,
 )
-from tests.conftest import USER_HEADERS, ClientFactory
 from tests.routes.test_basic import CALL
+from tests.support import USER_HEADERS, ClientFactory
 
 
 class CallsAdapter(Adapter):

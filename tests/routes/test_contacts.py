@@ -22,7 +22,7 @@ from integration_bridge import (
 )
 from integration_bridge.appkeys import STORAGE
 from integration_bridge.cache.storage import Blob
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 KEY = USER_HEADERS["x-provider-key"]
 

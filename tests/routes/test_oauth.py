@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from integration_bridge import Adapter, OAuth2Credentials, ServerError
-from tests.conftest import ClientFactory
+from tests.support import ClientFactory
 
 REDIRECT = "https://app.example.com/oauth-done"
 

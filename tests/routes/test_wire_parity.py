@@ -19,7 +19,7 @@ from integration_bridge import (
     IntegrationEntityType,
     create_app,
 )
-from tests.conftest import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory
 
 CONTACT = {
     "id": "c-1",
