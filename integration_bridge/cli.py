@@ -18,7 +18,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -29,6 +29,8 @@ from integration_bridge.settings import Settings, SettingsError
 __all__ = ["framework_openapi", "load_adapter", "main", "run", "write_openapi"]
 
 _log = logging.getLogger("integration_bridge.cli")
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class TargetError(Exception):
@@ -98,6 +100,11 @@ def _build_app(target: str, settings: Settings) -> web.Application:
     return create_app(load_adapter(target), settings=settings)
 
 
+def _exit_before_serving(_signum: int, _frame: Any) -> NoReturn:
+    """Told to stop while still starting: exit cleanly (``run_app`` replaces this handler)."""
+    raise SystemExit(0)
+
+
 def _serve(
     target: str,
     host: str,
@@ -108,6 +115,11 @@ def _serve(
 ) -> None:
     from integration_bridge.logging import configure_logging
 
+    # A worker may be told to stop while it still builds its app, before run_app handles
+    # signals; without this it would die of the default action (exit code -15).
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _exit_before_serving)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked across the fork
     configure_logging(settings.log_level, plain=settings.log_plain)
     if app is None:
         app = _build_app(target, settings)
@@ -166,16 +178,22 @@ def _run_workers(target: str, host: str, port: int, settings: Settings, workers:
         context.Process(target=_serve, args=(target, host, port, settings, True), daemon=False)
         for _ in range(workers)
     ]
-    for process in processes:
-        process.start()
 
     def forward(signum: int, _frame: Any) -> None:
         for process in processes:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    # Blocked until `forward` is in place here and each worker's own handler is in place
+    # there (`_serve`): a signal that arrives meanwhile waits instead of killing anyone.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        for process in processes:
+            process.start()
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, forward)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     code = 0
     for process in processes:
         process.join()

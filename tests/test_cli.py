@@ -83,6 +83,27 @@ def test_run_serves_and_stops_on_sigterm(workers: str) -> None:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
 
 
+def test_workers_stopped_before_they_serve_exit_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    process = start(
+        "run",
+        "tests.slow_start_bridge:SlowStartBridge",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "3",
+        env={"SLOW_START_DIR": str(tmp_path)},
+    )
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/health") == "OK"
+        process.send_signal(signal.SIGTERM)  # two workers are still in __init__
+        assert process.wait(timeout=15) == 0
+    finally:
+        stop(process)
+
+
 def test_port_from_environment() -> None:
     port = free_port()
     process = start(
