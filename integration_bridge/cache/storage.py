@@ -113,6 +113,14 @@ class Storage(ABC):
         """The values under ``keys``, in order (stores may fetch them in one round trip)."""
         return [await self.get(key) for key in keys]
 
+    def get_many_now(self, *keys: str) -> list[Blob | None] | None:
+        """`get_many` without awaiting, for a store that holds its values in this process.
+
+        None means the store cannot answer without I/O (the default): use `get_many`.
+        A store that overrides `get_many` answers both the same way.
+        """
+        return None
+
     @abstractmethod
     async def set(self, key: str, value: Blob, ttl: float | None = None) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds (the store's default when None)."""
@@ -272,7 +280,11 @@ class MemoryStorage(Storage):
         return blob
 
     async def get_many(self, *keys: str) -> list[Blob | None]:
-        """The values under ``keys`` (one await, one loop: the path of every cached read)."""
+        """The values under ``keys`` (marks them recently used)."""
+        return self.get_many_now(*keys)
+
+    def get_many_now(self, *keys: str) -> list[Blob | None]:
+        """The values under ``keys``, in one loop without awaiting (every cached read's path)."""
         found: list[Blob | None] = []
         now = self._clock()
         entries = self._entries
