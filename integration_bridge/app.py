@@ -2,15 +2,15 @@
 
 Middleware order, outermost first: tracing, metrics (each only when on) →
 `bridge_middleware` (CORS, log context, error answers, timing and compression,
-the log line; see `integration_bridge.middlewares`). State
-lives in typed `AppKey`s; storage, the token cache, the adapter
-(`Adapter.startup`) and the Pub/Sub publisher are opened in ``cleanup_ctx`` in
-that order and closed in reverse, so running streams are drained while the
-adapter and the publisher are still up.
-Every ``cleanup_ctx`` of the framework is here (the optional tracing and
-metrics add their own in ``install(app)``, called from here): the other
-modules build their objects and know nothing of the app.
-"""
+the log line; see `integration_bridge.middlewares`). State lives in typed
+`AppKey`s. Every ``cleanup_ctx`` is appended here, in this order, and closed in
+reverse: the tracing provider (only when on, first so its spans cover the
+others and it flushes last), the runtime, storage, the token cache, the
+adapter (`Adapter.startup`), the Pub/Sub publisher (so running streams are
+drained while the adapter and the publisher are still up), then the metrics'
+multi-worker sync (only when on). The optional `tracing` and `metrics` modules
+offer their middleware and context functions and are imported only when on;
+the other modules build their objects and know nothing of the app."""
 
 from __future__ import annotations
 
@@ -181,23 +181,29 @@ def create_app(
             client_max_size=settings.max_body_size,
             handler_args=protocol_handler_args(),
         )
-    app.middlewares.append(bridge_middleware(app, settings.cors_origins))
     app[ADAPTER] = adapter
     app[SETTINGS] = settings
     app[PUBSUB_BACKEND] = pubsub_backend
+    if settings.tracing_enabled:
+        from integration_bridge import tracing  # imports OpenTelemetry only when on
+
+        app.middlewares.append(tracing.tracing_middleware(app))
+        app.cleanup_ctx.append(tracing.tracing_context)
+    if settings.metrics_enabled:
+        from integration_bridge import metrics  # imports prometheus-client only when on
+
+        metrics.install(app)
+        app.middlewares.append(metrics.metrics_middleware(app[metrics.METRICS]))
+    app.middlewares.append(bridge_middleware(app, settings.cors_origins))
     app.cleanup_ctx.append(_runtime_context)
     app.cleanup_ctx.append(_storage_context)
     app.cleanup_ctx.append(_token_cache_context)
     app.cleanup_ctx.append(_adapter_context)
     app.cleanup_ctx.append(_pubsub_context)
     if settings.metrics_enabled:
-        from integration_bridge import metrics  # imports prometheus-client only when on
-
-        metrics.install(app)
+        app.cleanup_ctx.append(metrics.sync_context)
     if settings.tracing_enabled:
-        from integration_bridge import tracing  # imports OpenTelemetry only when on
-
-        tracing.install(app)
+        tracing.install(app)  # after metrics.install: its adapter spans wrap the timing
 
     app.router.add_post("/contacts/stream", stream_contacts_handler)
     app.router.add_post("/webhook", webhook_handler)

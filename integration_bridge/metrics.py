@@ -1,7 +1,9 @@
 """Prometheus metrics (SPEC 9), loaded only with ``METRICS_ENABLED=true``.
 
-`create_app` imports this module and calls `install` only when metrics are on;
-then ``GET /metrics`` answers the Prometheus text format (prometheus-client):
+`create_app` imports this module only when metrics are on: it puts
+`metrics_middleware` inside the tracing one, appends `sync_context` to
+``cleanup_ctx`` and calls `install`; then ``GET /metrics`` answers the
+Prometheus text format (prometheus-client):
 
 * ``bridge_http_request_duration_seconds{method,route,status}`` — every request,
   labelled by route template (``/contacts/{id}``; ``unmatched`` for a 404 path);
@@ -61,7 +63,15 @@ from integration_bridge.appkeys import (
 from integration_bridge.openapi import Operation, Reply, documented
 from integration_bridge.pubsub.publisher import BatchingPublisher
 
-__all__ = ["METRICS", "METRICS_PATH", "MULTIPROC_ENV", "Metrics", "install"]
+__all__ = [
+    "METRICS",
+    "METRICS_PATH",
+    "MULTIPROC_ENV",
+    "Metrics",
+    "install",
+    "metrics_middleware",
+    "sync_context",
+]
 
 METRICS_PATH = "/metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -265,8 +275,8 @@ async def _count_cache(app: web.Application) -> None:
     cache.get = counted_get  # type: ignore[method-assign]
 
 
-async def _sync_context(app: web.Application) -> AsyncIterator[None]:
-    """With several workers, keep this worker's component figures current for the others."""
+async def sync_context(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx``: with several workers, keep this worker's component figures current."""
     if not os.environ.get(MULTIPROC_ENV):
         yield
         return
@@ -286,10 +296,8 @@ async def _sync_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def install(app: web.Application) -> None:
-    """Serve ``GET /metrics`` and record into it; call from `create_app`, before freezing."""
-    app[METRICS] = metrics = Metrics()
-    app.middlewares.insert(0, metrics_middleware(metrics))
-    app.cleanup_ctx.append(_sync_context)
+    """Serve ``GET /metrics``, record into ``app[METRICS]``; call from `create_app`, unfrozen."""
+    app[METRICS] = Metrics()
     app.on_startup.append(_count_cache)
     app.router.add_get(METRICS_PATH, metrics_handler)
     _time_adapter(app, app[ADAPTER])

@@ -1,8 +1,9 @@
 """OpenTelemetry tracing (SPEC 9), loaded only when it is switched on.
 
-`create_app` imports this module and calls `install` only when
-`Settings.tracing_enabled`; with tracing off no OpenTelemetry code is imported
-and nothing extra runs on the request path.
+`create_app` imports this module only when `Settings.tracing_enabled`: it puts
+`tracing_middleware` outermost and `tracing_context` first in ``cleanup_ctx``
+and calls `install`; with tracing off no OpenTelemetry code is imported and
+nothing extra runs on the request path.
 
 When on, at start-up a `TracerProvider` (service name
 ``bridge.<INTEGRATION_NAME>``, sampler from ``OTEL_TRACES_SAMPLER``) exports
@@ -58,6 +59,8 @@ __all__ = [
     "log_fields",
     "route_template",
     "trace_context",
+    "tracing_context",
+    "tracing_middleware",
 ]
 
 _log = logging.getLogger("integration_bridge.tracing")
@@ -258,8 +261,8 @@ def _trace_publisher(app: web.Application, tracer: Tracer) -> None:
     client.publish = traced_publish
 
 
-async def _tracing_context(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx`` (first of all): the provider and the library instrumentations."""
+async def tracing_context(app: web.Application) -> AsyncIterator[None]:
+    """``cleanup_ctx`` (`create_app` puts it first): the provider and the instrumentations."""
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
@@ -303,8 +306,6 @@ async def _hook_components(app: web.Application) -> None:
 
 
 def install(app: web.Application) -> None:
-    """Trace ``app``: call from `create_app` before the app is frozen, only with tracing on."""
-    app.middlewares.insert(0, tracing_middleware(app))
-    app.cleanup_ctx.insert(0, _tracing_context)
+    """Trace the adapter, cache and publisher of ``app``; call from `create_app`, unfrozen."""
     app.on_startup.append(_hook_components)
     _trace_adapter(app, app[ADAPTER])
