@@ -57,6 +57,8 @@ class TolerantRouter(web.UrlDispatcher):
     async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         """The route for ``request``; on a miss, the route of its canonical path."""
         match = await super().resolve(request)
+        if match.__class__ is UrlMappingMatchInfo:  # found (an ABC isinstance is a Python call)
+            return match
         if not isinstance(match, MatchInfoError) or not isinstance(
             match.http_exception, web.HTTPNotFound
         ):
