@@ -72,10 +72,28 @@ _IDENTITY_HEADERS = frozenset(
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
-def _header_problem(request: web.Request) -> str | None:
-    """Why the ``x-*`` headers cannot be used, or None when they are clean UTF-8 text."""
+HEADER_CHECK_MEMO_MAX_BYTES = 1024 * 1024
+"""Memory for the memo of header checks (one entry per distinct set of request headers)."""
+
+_HEADER_CHECKS: ByteBoundedLRU[tuple[tuple[bytes, bytes], ...], str] = ByteBoundedLRU(
+    HEADER_CHECK_MEMO_MAX_BYTES
+)
+
+
+def _header_problem(raw_headers: tuple[tuple[bytes, bytes], ...]) -> str:
+    """Why the ``x-*`` headers cannot be used, or "" when they are clean UTF-8 text.
+
+    The same callers send the same headers: the answer is kept per header tuple
+    in `_HEADER_CHECKS` (bounded in bytes), which the middleware asks first.
+    """
+    problem = _check_headers(raw_headers) or ""
+    _HEADER_CHECKS.put(raw_headers, problem, sum(len(n) + len(v) for n, v in raw_headers))
+    return problem
+
+
+def _check_headers(raw_headers: tuple[tuple[bytes, bytes], ...]) -> str | None:
     seen: set[bytes] = set()
-    for name, value in request.raw_headers:
+    for name, value in raw_headers:
         if name[:2] not in _X_PREFIXES:
             continue
         lower = name.lower()
@@ -246,8 +264,11 @@ def bridge_middleware(app: web.Application, origins: tuple[str, ...] | None) -> 
         try:
             # 3. Errors: refuse bad x-* headers and path ids, turn exceptions into answers.
             try:
-                problem = _header_problem(request)
-                if problem is not None:
+                raw_headers = request.raw_headers
+                problem = _HEADER_CHECKS.get(raw_headers)
+                if problem is None:
+                    problem = _header_problem(raw_headers)
+                if problem:
                     # Nothing of such a request runs: its user id or key would be garbage.
                     raise ServerError(400, f"Invalid x-* header: {problem}")
                 match_info = request.match_info

@@ -151,3 +151,29 @@ def test_config_of_shares_one_object_for_equal_headers() -> None:
     second = config_of(make_mocked_request("GET", "/", headers=USER_HEADERS))
     assert first is second
     assert first.api_key == USER_HEADERS["x-provider-key"]
+
+
+async def test_the_header_check_is_the_same_on_every_repeat(make_client: ClientFactory) -> None:
+    """The check is memoized per header set: a repeated bad set is refused every time."""
+    adapter = Recording()
+    client = await make_client(adapter)
+    bad = _post_contact(b"x-user-id", b"user\xff\xfe")
+    good = _post_contact(b"x-user-id", b"user-1")
+    for _ in range(3):
+        assert (await send_raw(client, bad))[0] == 400
+        assert (await send_raw(client, good))[0] == 200
+    assert adapter.calls == ["user-1"] * 3
+
+
+async def test_header_check_memo_is_bounded_in_bytes(make_client: ClientFactory) -> None:
+    """Hundreds of distinct 8 KB header sets do not stay in memory."""
+    from integration_bridge import middlewares
+
+    client = await make_client(Recording())
+    for index in range(300):
+        key = f"{index:06d}" + "k" * 8000
+        response = await client.get("/account/id", headers={**USER_HEADERS, "x-provider-key": key})
+        assert response.status == 200
+    memo = middlewares._HEADER_CHECKS
+    assert memo.size <= middlewares.HEADER_CHECK_MEMO_MAX_BYTES
+    assert 0 < len(memo) < 300
