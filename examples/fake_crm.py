@@ -31,6 +31,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from integration_bridge.testing.loopback import LoopbackServer
+
 FIRST_NAMES = [
     "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannah", "Jonas", "Lena",
     "Leon", "Marie", "Noah", "Olivia", "Paul", "Sophie", "Tom", "Julia", "Lukas", "Mia",
@@ -83,7 +85,7 @@ def generate_contacts(seed: str, count: int) -> list[dict[str, Any]]:
     return contacts
 
 
-class FakeCrm:
+class FakeCrm(LoopbackServer):
     """The CRM's state and its aiohttp app."""
 
     def __init__(
@@ -107,7 +109,6 @@ class FakeCrm:
         self.token_requests: list[str] = []  # "query", "form" or "json", per token request
         self.requests = 0
         self._ids = itertools.count(10_000)
-        self._runner: web.AppRunner | None = None
         self.url = ""
 
     # -- lifecycle ------------------------------------------------------------------
@@ -124,19 +125,10 @@ class FakeCrm:
         app.router.add_post("/oauth/token", self.token)
         return app
 
-    async def start(self) -> str:
-        """Serve on a free loopback port; returns the base URL."""
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+    async def start(self, port: int = 0) -> str:
+        """Serve on a free loopback port; returns the base URL (also in `url`)."""
+        self.url = await super().start(port)
         return self.url
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # -- the API --------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from integration_bridge.testing.loopback import LoopbackServer
+
 __all__ = ["Failure", "FakeCrm", "RecordedRequest"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -116,7 +118,7 @@ class _OAuth2:
     token_requests: list[str] = field(default_factory=list)
 
 
-class FakeCrm:
+class FakeCrm(LoopbackServer):
     """A fake CRM HTTP API on 127.0.0.1, assembled by the test that uses it.
 
     Args:
@@ -143,34 +145,20 @@ class FakeCrm:
         self.url = ""
         self._routes: list[_Route] = []
         self._oauth2: _OAuth2 | None = None
-        self._runner: web.AppRunner | None = None
         self._ids = itertools.count(1000)
 
     # -- lifecycle ------------------------------------------------------------------
 
+    def app(self) -> web.Application:
+        """Every path goes to the routes, collections and failures set up on this fake."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
     async def start(self, port: int = 0) -> str:
         """Serve on 127.0.0.1 (``port`` 0: a free port); returns the base URL (also in `url`)."""
-        if self._runner is None:
-            app = web.Application()
-            app.router.add_route("*", "/{tail:.*}", self._dispatch)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", port).start()
-            self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.url = await super().start(port)
         return self.url
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
     # -- building -------------------------------------------------------------------
 

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from integration_bridge.testing.loopback import LoopbackServer
+
 __all__ = ["FakeMetadataServer"]
 
 _TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 _PROJECT_PATH = "/computeMetadata/v1/project/project-id"
 
 
-class FakeMetadataServer:
+class FakeMetadataServer(LoopbackServer):
     """Hands out one access token; start it with ``async with`` or `start`/`stop`."""
 
     def __init__(
@@ -40,37 +42,18 @@ class FakeMetadataServer:
         self.refused_requests = 0
         self.status: int | None = None
         """When set, every request is answered with this status (e.g. 404: no service account)."""
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def host(self) -> str:
         """``127.0.0.1:<port>``, the value for ``GCE_METADATA_HOST``."""
         return f"127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
+    def app(self) -> web.Application:
+        """The token and project-id paths."""
         app = web.Application()
         app.router.add_get(_TOKEN_PATH, self._token)
         app.router.add_get(_PROJECT_PATH, self._project)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeMetadataServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
+        return app
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         if request.headers.get("Metadata-Flavor") != "Google":

@@ -31,6 +31,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from integration_bridge.testing.loopback import LoopbackServer
+
 __all__ = ["PubSubEmulator", "PublishRequest", "ReceivedMessage"]
 
 MAX_MESSAGES_PER_REQUEST = 1000
@@ -84,7 +86,7 @@ def _error(status: int, message: str, code: str) -> web.Response:
     return web.json_response(body, status=status)
 
 
-class PubSubEmulator:
+class PubSubEmulator(LoopbackServer):
     """The emulator; start it with ``async with`` or `start`/`stop`."""
 
     def __init__(
@@ -110,8 +112,6 @@ class PubSubEmulator:
         self._fail_every: tuple[int, int] | None = None
         self._publish_count = 0
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -125,8 +125,8 @@ class PubSubEmulator:
         """``127.0.0.1:<port>``, the value for ``PUBSUB_EMULATOR_HOST``."""
         return f"127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
+    def app(self) -> web.Application:
+        """The topics and subscriptions API."""
         app = web.Application(
             client_max_size=MAX_REQUEST_BYTES * 2, middlewares=[self._authorization]
         )
@@ -134,24 +134,7 @@ class PubSubEmulator:
         app.router.add_route(
             "*", "/v1/projects/{project}/subscriptions/{rest:.+}", self._subscription
         )
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> PubSubEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
+        return app
 
     @web.middleware
     async def _authorization(self, request: web.Request, handler: Handler) -> web.StreamResponse:
