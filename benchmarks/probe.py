@@ -22,14 +22,12 @@ import contextlib
 import gzip
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from aiohttp import web
 
 from benchmarks.servers import free_port, rss_bytes
 from examples.fake_crm import FakeCrm
+from integration_bridge.testing.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "SeCrEt"  # every key, token and cookie the probe sends contains it
@@ -556,40 +555,6 @@ class Probe:
 # -- processes -----------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def redis_server() -> AsyncIterator[str]:
-    """A private redis-server on loopback; its URL."""
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="probe-redis-")
-    process = subprocess.Popen(  # noqa: ASYNC220
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            folder,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
-                break
-            await asyncio.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 async def run(redis: bool, rounds: int) -> tuple[Tally, dict[str, Any]]:
     """Start everything, probe, stop; the tally and figures."""
     crm = CountingCrm()
@@ -610,7 +575,7 @@ async def run(redis: bool, rounds: int) -> tuple[Tally, dict[str, Any]]:
         }
         env.pop("REDIS_URL", None)
         if redis:
-            env["REDIS_URL"] = await stack.enter_async_context(redis_server())
+            env["REDIS_URL"] = stack.enter_context(RedisServer()).url
         port = free_port()
         env["PORT"] = str(port)
         log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept for the report

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from integration_bridge.testing.redis_server import free_port as free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key-0"
@@ -43,14 +44,6 @@ class Server:
     def url(self, path: str) -> str:
         """``http://127.0.0.1:<port><path>``."""
         return f"http://127.0.0.1:{self.port}{path}"
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(port: int, env: dict[str, str] | None = None) -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""Shared fixtures. Nothing here may reach beyond loopback."""
+"""Shared fixtures. Nothing here may reach beyond loopback.
+
+Shared names (constants, helpers, types) live in ``tests/support.py``; tests import
+them from there, never from a conftest or another test module.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.1:9")
 os.environ.setdefault("GCE_METADATA_ROOT", "127.0.0.1:9")
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -16,11 +21,16 @@ from aiohttp.test_utils import TestClient
 
 from integration_bridge import Adapter
 from integration_bridge.testing import bridge_client
-
-# Shared names live in tests/support.py; re-exported for tests written before it.
-from tests.support import USER_HEADERS, ClientFactory, EmptyAdapter, send_raw
-
-__all__ = ["USER_HEADERS", "ClientFactory", "EmptyAdapter", "make_client", "send_raw"]
+from integration_bridge.testing.pubsub_emulator import PubSubEmulator
+from integration_bridge.testing.redis_server import RedisServer
+from tests.support import (
+    CONTACTS_TOPIC,
+    EVENTS_TOPIC,
+    KEYS_TOPIC,
+    MIRROR_TOPIC,
+    ClientFactory,
+    subscription,
+)
 
 
 @pytest.fixture
@@ -31,3 +41,36 @@ def make_client(aiohttp_client: Any) -> ClientFactory:
         return await bridge_client(aiohttp_client, adapter, **settings)
 
     return make
+
+
+@pytest.fixture
+async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PubSubEmulator]:
+    """A running emulator with the bridge's topics, each with an ordered subscription."""
+    async with PubSubEmulator() as emu:
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emu.host)
+        for topic in (CONTACTS_TOPIC, MIRROR_TOPIC, EVENTS_TOPIC, KEYS_TOPIC):
+            emu.create_topic(topic)
+            emu.create_subscription(subscription(topic), topic)
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One private redis-server for the session."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The session server's URL, emptied before each test."""
+    with redis_server.client() as client:
+        client.flushall()
+    yield redis_server.url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to kill and restart."""
+    with RedisServer() as server:
+        yield server

@@ -5,14 +5,38 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from integration_bridge import Adapter
+from integration_bridge import Adapter, Settings
 from integration_bridge.testing import user_headers
+from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 
-__all__ = ["USER_HEADERS", "ClientFactory", "EmptyAdapter", "send_raw"]
+__all__ = [
+    "CALL",
+    "CONTACTS_TOPIC",
+    "EVENTS_TOPIC",
+    "KEYS_TOPIC",
+    "MIRROR_TOPIC",
+    "PROJECT",
+    "TOKEN",
+    "USER_HEADERS",
+    "ClientFactory",
+    "EmptyAdapter",
+    "OtlpReceiver",
+    "ReceivedSpan",
+    "pubsub_settings",
+    "send_raw",
+    "subscription",
+]
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 """``await make_client(adapter, **settings)`` (the ``make_client`` fixture)."""
@@ -41,3 +65,126 @@ async def send_raw(client: TestClient[Any, Any], data: bytes) -> tuple[int, byte
         writer.close()
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
+
+
+CALL: dict[str, Any] = {
+    "id": "call-1",
+    "startTime": 1700000000000,
+    "endTime": 1700000060000,
+    "direction": "IN",
+    "participants": [
+        {"type": "local", "phoneNumber": "+4921100000"},
+        {"type": "remote", "phoneNumber": "+4915712345678"},
+    ],
+    "note": "",
+    "state": "CONNECTED",
+}
+"""A call event body as the platform sends it."""
+
+# -- Pub/Sub ---------------------------------------------------------------------------
+
+PROJECT = "test-project"
+CONTACTS_TOPIC = f"projects/{PROJECT}/topics/contacts"
+MIRROR_TOPIC = f"projects/{PROJECT}/topics/contacts-mirror"
+EVENTS_TOPIC = f"projects/{PROJECT}/topics/events"
+KEYS_TOPIC = f"projects/{PROJECT}/topics/provider-keys"
+TOKEN = "ya29.fake-workload-identity-token"
+"""The bearer token the fake metadata server hands out and the emulator wants."""
+
+
+def subscription(topic: str) -> str:
+    """The test subscription of a topic."""
+    return topic.replace("/topics/", "/subscriptions/")
+
+
+def pubsub_settings(emu: PubSubEmulator, **changes: Any) -> Settings:
+    """Settings pointing at the emulator with every topic configured."""
+    base: dict[str, Any] = {
+        "pubsub_emulator_host": emu.host,
+        "integration_name": "test-bridge",
+        "google_cloud_project": PROJECT,
+        "pubsub_topic_name_contact_streaming": "contacts",
+        "pubsub_topic_name_integration_events": EVENTS_TOPIC,
+        "pubsub_topic_name_update_provider_key": KEYS_TOPIC,
+        "shutdown_timeout": 2.0,
+    }
+    return Settings(**{**base, **changes})
+
+
+# -- OTLP/HTTP trace receiver (protobuf, as the exporter sends) --------------------------
+
+
+def _value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+@dataclass
+class ReceivedSpan:
+    """One exported span, ids as lowercase hex."""
+
+    name: str
+    kind: int
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+
+
+@dataclass
+class OtlpReceiver:
+    """Collects every span posted to ``/v1/traces``; ``headers`` keeps each request's headers."""
+
+    spans: list[ReceivedSpan] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    server: TestServer | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/traces", self._export)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+    @property
+    def endpoint(self) -> str:
+        assert self.server is not None
+        return str(self.server.make_url("/v1/traces"))
+
+    async def _export(self, request: web.Request) -> web.Response:
+        self.headers.append(dict(request.headers))
+        export = ExportTraceServiceRequest()
+        export.ParseFromString(await request.read())
+        for resource_spans in export.resource_spans:
+            resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    self.spans.append(
+                        ReceivedSpan(
+                            name=span.name,
+                            kind=span.kind,
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            attributes={a.key: _value(a.value) for a in span.attributes},
+                            resource=resource,
+                        )
+                    )
+        return web.Response(
+            body=ExportTraceServiceResponse().SerializeToString(),
+            content_type="application/x-protobuf",
+        )
+
+    def named(self, name: str) -> list[ReceivedSpan]:
+        """The spans called ``name``."""
+        return [span for span in self.spans if span.name == name]
+
+    def one(self, name: str) -> ReceivedSpan:
+        """The single span called ``name``."""
+        found = self.named(name)
+        assert len(found) == 1, (name, [span.name for span in self.spans])
+        return found[0]

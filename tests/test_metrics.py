@@ -26,10 +26,7 @@ from integration_bridge import (
     get_fresh_access_token,
 )
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.pubsub.conftest import CONTACTS_TOPIC, emulator, pubsub_settings, subscription
-from tests.support import USER_HEADERS
-
-__all__ = ["emulator"]  # fixture used here
+from tests.support import CONTACTS_TOPIC, USER_HEADERS, pubsub_settings, subscription
 
 ROOT = Path(__file__).resolve().parent.parent
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

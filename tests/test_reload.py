@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from integration_bridge.reload import watched_paths
+from integration_bridge.testing.redis_server import free_port
 
 BRIDGE = """
 from integration_bridge import Adapter, Config
@@ -22,13 +22,6 @@ class Bridge(Adapter):
     async def get_account_id(self, config: Config) -> str:
         return "{version}"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def account_id(port: int) -> str | None:

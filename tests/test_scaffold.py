@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from integration_bridge.cli import main
 from integration_bridge.scaffold import ScaffoldError, generate, names_for
+from integration_bridge.testing.redis_server import free_port
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -42,13 +42,6 @@ def checks(project: Path, cache: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         stdin=subprocess.DEVNULL,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get(url: str, headers: dict[str, str] | None = None, deadline: float = 20) -> bytes:

@@ -22,18 +22,14 @@ from aiohttp.test_utils import TestServer
 from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
 from integration_bridge.logging import JsonFormatter
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.otlp_receiver import OtlpReceiver
-from tests.pubsub.conftest import (
+from tests.support import (
     CONTACTS_TOPIC,
     EVENTS_TOPIC,
-    emulator,
+    USER_HEADERS,
+    OtlpReceiver,
     pubsub_settings,
     subscription,
 )
-from tests.redis_server import redis_server, redis_url
-from tests.support import USER_HEADERS
-
-__all__ = ["emulator", "redis_server", "redis_url"]  # fixtures used here
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

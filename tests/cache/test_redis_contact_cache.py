@@ -18,7 +18,7 @@ import orjson
 from aiohttp.test_utils import TestClient
 
 from integration_bridge import Adapter, Config, Settings, create_app
-from tests.redis_server import RedisServer, free_port
+from integration_bridge.testing.redis_server import RedisServer, free_port
 from tests.support import USER_HEADERS
 
 KEY = USER_HEADERS["x-provider-key"]

@@ -14,7 +14,7 @@ import pytest
 
 from integration_bridge.cache.redis import RedisStorage, decode_value, encode_value
 from integration_bridge.cache.storage import Blob, StorageUnavailable
-from tests.redis_server import RedisServer
+from integration_bridge.testing.redis_server import RedisServer
 
 # Written the original way: base64(zlib.deflate(JSON.stringify(value))).
 ORIGINAL_LIST = "eJyLrlbKTFGyUjJU0lHKS8xNBTIdUxIVfPLLUnMSk1OBogUZ+XmpfqW5SalFxUpW0bG1sQCbnxCp"

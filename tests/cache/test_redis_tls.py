@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
-from tests.redis_server import free_port
+from integration_bridge.testing.redis_server import free_port
 from tests.support import USER_HEADERS
 
 DEFAULT_PASSWORD = "Def4ult-Pa55word-7c1e"

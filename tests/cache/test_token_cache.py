@@ -26,7 +26,7 @@ from integration_bridge.cache.redis import RedisStorage
 from integration_bridge.cache.storage import Blob, MemoryStorage
 from integration_bridge.cache.token import TokenCache
 from integration_bridge.helpers import TokenSet
-from tests.redis_server import RedisServer
+from integration_bridge.testing.redis_server import RedisServer
 from tests.support import USER_HEADERS
 
 CONFIG = Config(user_id="u1", api_key="provider-key-1")

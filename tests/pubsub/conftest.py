@@ -1,47 +1,38 @@
-"""An emulator per test, and apps wired to it."""
+"""The Google path's fixtures: a fake metadata server and an emulator that wants its token."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from integration_bridge import Settings
+from integration_bridge.testing.metadata_server import FakeMetadataServer
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-
-PROJECT = "test-project"
-CONTACTS_TOPIC = f"projects/{PROJECT}/topics/contacts"
-MIRROR_TOPIC = f"projects/{PROJECT}/topics/contacts-mirror"
-EVENTS_TOPIC = f"projects/{PROJECT}/topics/events"
-KEYS_TOPIC = f"projects/{PROJECT}/topics/provider-keys"
+from tests.support import CONTACTS_TOPIC, PROJECT, TOKEN, subscription
 
 
 @pytest.fixture
-async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PubSubEmulator]:
-    """A running emulator with the bridge's topics, each with an ordered subscription."""
-    async with PubSubEmulator() as emu:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emu.host)
-        for topic in (CONTACTS_TOPIC, MIRROR_TOPIC, EVENTS_TOPIC, KEYS_TOPIC):
-            emu.create_topic(topic)
-            emu.create_subscription(topic.replace("/topics/", "/subscriptions/"), topic)
+def no_adc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No key file, no gcloud ADC file, no emulator: only the metadata server is left."""
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "PUBSUB_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
+@pytest.fixture
+async def metadata(
+    monkeypatch: pytest.MonkeyPatch, no_adc: None
+) -> AsyncIterator[FakeMetadataServer]:
+    async with FakeMetadataServer(token=TOKEN, project=PROJECT) as server:
+        monkeypatch.setenv("GCE_METADATA_HOST", server.host)
+        yield server
+
+
+@pytest.fixture
+async def google() -> AsyncIterator[PubSubEmulator]:
+    """The emulator standing in for Google's endpoint: it wants the bearer token."""
+    async with PubSubEmulator(bearer_token=TOKEN) as emu:
+        emu.create_topic(CONTACTS_TOPIC)
+        emu.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
         yield emu
-
-
-def subscription(topic: str) -> str:
-    """The test subscription of a topic."""
-    return topic.replace("/topics/", "/subscriptions/")
-
-
-def pubsub_settings(emu: PubSubEmulator, **changes: Any) -> Settings:
-    """Settings pointing at the emulator with every topic configured."""
-    base: dict[str, Any] = {
-        "pubsub_emulator_host": emu.host,
-        "integration_name": "test-bridge",
-        "google_cloud_project": PROJECT,
-        "pubsub_topic_name_contact_streaming": "contacts",
-        "pubsub_topic_name_integration_events": EVENTS_TOPIC,
-        "pubsub_topic_name_update_provider_key": KEYS_TOPIC,
-        "shutdown_timeout": 2.0,
-    }
-    return Settings(**{**base, **changes})

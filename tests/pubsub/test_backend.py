@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -26,18 +25,10 @@ from integration_bridge.appkeys import STREAMER
 from integration_bridge.pubsub.factory import PubSubBackend, api_root, choose_backend
 from integration_bridge.testing.metadata_server import FakeMetadataServer
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.pubsub.conftest import CONTACTS_TOPIC, PROJECT, subscription
-from tests.support import USER_HEADERS
+from integration_bridge.testing.redis_server import free_port
+from tests.support import CONTACTS_TOPIC, PROJECT, TOKEN, USER_HEADERS, subscription
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "ya29.fake-workload-identity-token"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 class StreamingAdapter(Adapter):
@@ -47,32 +38,6 @@ class StreamingAdapter(Adapter):
                 Contact(id=str(i), name=f"Contact {i}", phone_numbers=[])
                 for i in range(start, start + 2)
             ]
-
-
-@pytest.fixture
-def no_adc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No key file, no gcloud ADC file, no emulator: only the metadata server is left."""
-    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG", "PUBSUB_EMULATOR_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-
-
-@pytest.fixture
-async def metadata(
-    monkeypatch: pytest.MonkeyPatch, no_adc: None
-) -> AsyncIterator[FakeMetadataServer]:
-    async with FakeMetadataServer(token=TOKEN, project=PROJECT) as server:
-        monkeypatch.setenv("GCE_METADATA_HOST", server.host)
-        yield server
-
-
-@pytest.fixture
-async def google() -> AsyncIterator[PubSubEmulator]:
-    """The emulator standing in for Google's endpoint: it wants the bearer token."""
-    async with PubSubEmulator(bearer_token=TOKEN) as emu:
-        emu.create_topic(CONTACTS_TOPIC)
-        emu.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
-        yield emu
 
 
 async def start(app: web.Application) -> None:
@@ -236,7 +201,7 @@ async def test_emulator_refuses_requests_without_the_token(
 async def test_no_credentials_stops_start_up(
     aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch, no_adc: None
 ) -> None:
-    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{free_port()}")
     app = create_app(
         StreamingAdapter(),
         settings=google_settings("http://127.0.0.1:1", pubsub_credentials_timeout=0.5),
@@ -274,7 +239,7 @@ def test_cli_without_credentials_fails_with_one_line(tmp_path: Path, workers: st
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
-        "GCE_METADATA_HOST": f"127.0.0.1:{closed_port()}",
+        "GCE_METADATA_HOST": f"127.0.0.1:{free_port()}",
         "INTEGRATION_NAME": "demo",
         "PUBSUB_TOPIC_NAME_CONTACT_STREAMING": "projects/p/topics/contacts",
         "PUBSUB_TOPIC_NAME_INTEGRATION_EVENTS": "projects/p/topics/events",
@@ -462,7 +427,7 @@ async def test_log_trace_field_names_the_project_found_on_the_metadata_server(
     import orjson
 
     from integration_bridge.logging import JsonFormatter
-    from tests.otlp_receiver import OtlpReceiver
+    from tests.support import OtlpReceiver
 
     receiver = OtlpReceiver()
     await receiver.start()

@@ -15,8 +15,7 @@ from integration_bridge import (
     get_publisher,
 )
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.pubsub.conftest import KEYS_TOPIC, PROJECT, pubsub_settings, subscription
-from tests.support import USER_HEADERS
+from tests.support import KEYS_TOPIC, PROJECT, USER_HEADERS, pubsub_settings, subscription
 
 TOPIC = f"projects/{PROJECT}/topics/bridge-own"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,21 +21,12 @@ import pytest
 
 from integration_bridge.testing.metadata_server import FakeMetadataServer
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.otlp_receiver import OtlpReceiver
-from tests.pubsub.conftest import CONTACTS_TOPIC, PROJECT, subscription
-from tests.pubsub.test_backend import TOKEN, google, metadata, no_adc  # noqa: F401 - fixtures
-from tests.support import USER_HEADERS
+from integration_bridge.testing.redis_server import free_port
+from tests.support import CONTACTS_TOPIC, PROJECT, TOKEN, USER_HEADERS, OtlpReceiver, subscription
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture
@@ -48,8 +38,8 @@ async def receiver() -> AsyncIterator[OtlpReceiver]:
 
 
 async def test_cli_bridge_streams_to_google_with_traces_and_metrics(
-    metadata: FakeMetadataServer,  # noqa: F811 - the fixture
-    google: PubSubEmulator,  # noqa: F811 - the fixture
+    metadata: FakeMetadataServer,
+    google: PubSubEmulator,
     receiver: OtlpReceiver,
     tmp_path: Path,
 ) -> None:

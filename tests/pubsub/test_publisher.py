@@ -11,7 +11,7 @@ from gcloud.aio.pubsub import PublisherClient
 
 from integration_bridge.pubsub import BatchingPublisher, OrderingKeyPaused, PublishError
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.pubsub.conftest import CONTACTS_TOPIC, EVENTS_TOPIC, subscription
+from tests.support import CONTACTS_TOPIC, EVENTS_TOPIC, subscription
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from typing import Any
 from integration_bridge import Adapter, Config, create_app
 from integration_bridge.appkeys import STREAMER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.pubsub.conftest import pubsub_settings
-from tests.support import USER_HEADERS
+from tests.support import USER_HEADERS, pubsub_settings
 
 
 class Gated(Adapter):

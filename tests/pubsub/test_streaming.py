@@ -12,8 +12,7 @@ import pytest
 from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
 from integration_bridge.appkeys import SETTINGS, STREAMER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.pubsub.conftest import CONTACTS_TOPIC, MIRROR_TOPIC, pubsub_settings, subscription
-from tests.support import USER_HEADERS
+from tests.support import CONTACTS_TOPIC, MIRROR_TOPIC, USER_HEADERS, pubsub_settings, subscription
 
 
 def contact(id: str, number: str = "+49 157 12345678") -> dict[str, Any]:

@@ -18,8 +18,7 @@ from integration_bridge import (
 )
 from integration_bridge.appkeys import PUBLISHER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.pubsub.conftest import EVENTS_TOPIC, KEYS_TOPIC, pubsub_settings, subscription
-from tests.support import USER_HEADERS
+from tests.support import EVENTS_TOPIC, KEYS_TOPIC, USER_HEADERS, pubsub_settings, subscription
 
 EVENT = {
     "type": "CONTACT_UPDATED",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from integration_bridge import Adapter, Config, ServerError
-from tests.support import USER_HEADERS, ClientFactory, EmptyAdapter
+from tests.support import CALL, USER_HEADERS, ClientFactory, EmptyAdapter
 
 
 class BasicAdapter(Adapter):
@@ -101,18 +101,6 @@ async def test_missing_headers_become_empty_strings(make_client: ClientFactory) 
 
 
 CONTACT = {"phoneNumbers": [{"label": "WORK", "phoneNumber": "+4921112345"}]}
-CALL = {
-    "id": "call-1",
-    "startTime": 1700000000000,
-    "endTime": 1700000060000,
-    "direction": "IN",
-    "participants": [
-        {"type": "local", "phoneNumber": "+4921100000"},
-        {"type": "remote", "phoneNumber": "+4915712345678"},
-    ],
-    "note": "",
-    "state": "CONNECTED",
-}
 NOT_IMPLEMENTED: list[tuple[str, str, Any, str]] = [
     ("GET", "/contacts", None, "Fetching contacts is not implemented"),
     ("GET", "/contacts/1?type=contacts", None, "Getting single contact is not implemented"),

@@ -17,8 +17,7 @@ from integration_bridge import (
     LabeledIntegrationEntity,
     LoggedIntegrationEntity,
 )
-from tests.routes.test_basic import CALL
-from tests.support import USER_HEADERS, ClientFactory
+from tests.support import CALL, USER_HEADERS, ClientFactory
 
 
 class CallsAdapter(Adapter):

@@ -1,4 +1,10 @@
-"""Private redis-server instances for tests (never the machine's own Redis)."""
+"""Private redis-server instances for tests (never the machine's own Redis).
+
+``RedisServer`` starts ``redis-server`` on a free loopback port with no
+persistence, and can kill it (a crash), start it again on the same port, or
+freeze it (SIGSTOP, a hung Redis) — what outage tests of a Redis-backed cache
+need. ``free_port`` is the loopback port finder the kit and the tests share.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 
@@ -95,28 +99,10 @@ class RedisServer:
         """A synchronous client for assertions."""
         return redis.Redis(port=self.port)
 
+    def __enter__(self) -> RedisServer:
+        """Start it; ``with RedisServer() as server:`` closes it at the end."""
+        self.start()
+        return self
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One private redis-server for the session."""
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
-    """The session server's URL, emptied before each test."""
-    with redis_server.client() as client:
-        client.flushall()
-    yield redis_server.url
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of the test's own, to kill and restart."""
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
+    def __exit__(self, *exc: object) -> None:
+        self.close()
