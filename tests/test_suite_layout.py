@@ -16,10 +16,8 @@ def imported_test_modules(path: Path) -> list[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: always a sibling inside tests/
-                names = ["." * node.level + (node.module or "")]
-            else:
-                names = [node.module or ""]
+            # A relative import always names a sibling inside tests/.
+            names = ["." * node.level + (node.module or "")]
         else:
             continue
         found += [
