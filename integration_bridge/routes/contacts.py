@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from integration_bridge import runtime
 from integration_bridge.adapter import Adapter, require
 from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS
 from integration_bridge.cache.storage import Blob
@@ -68,7 +69,9 @@ def _blob_response(request: web.Request, blob: Blob) -> web.Response:
 async def get_contacts(request: web.Request) -> web.Response:
     """All contacts, from the cache when possible (``X-Fetching-State: pending`` if not yet)."""
     config = config_of(request)
-    app = request.app
+    app = runtime.request_app_var.get()  # set by the middleware: `request.app`, two calls less
+    if app is None:
+        app = request.app
     adapter = app[ADAPTER]
     adapter_class = adapter.__class__
     # `require` and `implements`, inlined (the same class lookups): every request asks.
@@ -79,11 +82,14 @@ async def get_contacts(request: web.Request) -> web.Response:
         result = await cache.fetch_uncached(config)
     else:
         result = await cache.get(config)
-    if result.blob is None:
+    blob = result.blob
+    if blob is None:
         response = _blob_response(request, _EMPTY_LIST)
         response.headers["X-Fetching-State"] = "pending"
+    elif accepts_gzip(request):  # `_blob_response`, inlined for the cached answer
+        response = web.Response(body=blob.gzip, headers=_GZIP_HEADERS)
     else:
-        response = _blob_response(request, result.blob)
+        response = web.Response(body=blob.json, headers=_IDENTITY_HEADERS)
     if getattr(adapter_class, "get_token", _BASE_GET_TOKEN) is not _BASE_GET_TOKEN:
         await attach_provider_key(request, response, required=False)
     return response
