@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from integration_bridge.testing.fake_crm import read_token_request
 from integration_bridge.testing.loopback import LoopbackServer
 
 FIRST_NAMES = [
@@ -213,20 +214,8 @@ class FakeCrm(LoopbackServer):
 
     async def token(self, request: web.Request) -> web.Response:
         """Authorization-code and refresh-token grants (query, form or JSON)."""
-        params: dict[str, Any] = dict(request.query)
-        if request.content_type == "application/json":
-            body = await request.json()
-            if isinstance(body.get("params"), dict):  # the original framework's BODY style
-                self.token_requests.append("original-body")
-                body = body["params"]
-            else:
-                self.token_requests.append("json")
-            params.update(body)
-        elif request.content_type == "application/x-www-form-urlencoded":
-            params.update(await request.post())
-            self.token_requests.append("form")
-        else:
-            self.token_requests.append("query")
+        params, style = await read_token_request(request)
+        self.token_requests.append(style)
         if (params.get("client_id"), params.get("client_secret")) != (
             self.client_id,
             self.client_secret,

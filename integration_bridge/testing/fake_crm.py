@@ -31,7 +31,7 @@ from aiohttp import web
 
 from integration_bridge.testing.loopback import LoopbackServer
 
-__all__ = ["Failure", "FakeCrm", "RecordedRequest"]
+__all__ = ["Failure", "FakeCrm", "RecordedRequest", "read_token_request"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Items = Iterable[Mapping[str, Any]] | Callable[[str], Iterable[Mapping[str, Any]]]
@@ -488,20 +488,8 @@ class FakeCrm(LoopbackServer):
 
     async def _token_endpoint(self, request: web.Request) -> web.StreamResponse:
         server = self._server()
-        params: dict[str, Any] = dict(request.query)
-        if request.content_type == "application/json":
-            body = await _json_object(request)
-            if isinstance(body.get("params"), dict):  # the original framework's BODY style
-                server.token_requests.append("original-body")
-                body = body["params"]
-            else:
-                server.token_requests.append("json")
-            params.update(body)
-        elif request.content_type == "application/x-www-form-urlencoded":
-            params.update(await request.post())
-            server.token_requests.append("form")
-        else:
-            server.token_requests.append("query")
+        params, style = await read_token_request(request)
+        server.token_requests.append(style)
         if (params.get("client_id"), params.get("client_secret")) != (
             server.client_id,
             server.client_secret,
@@ -529,6 +517,31 @@ class FakeCrm(LoopbackServer):
                 "expires_in": server.expires_in,
             }
         )
+
+
+async def read_token_request(request: web.Request) -> tuple[dict[str, Any], str]:
+    """An OAuth2 token request's parameters and how they came.
+
+    Returns:
+        The parameters (query, then a form or JSON body) and their style: ``"query"``,
+        ``"form"``, ``"json"`` or ``"original-body"`` (JSON ``{"params": {...}}``, the
+        original framework's BODY style).
+
+    Raises:
+        web.HTTPBadRequest: a JSON body that is not an object.
+    """
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await _json_object(request)
+        if isinstance(body.get("params"), dict):
+            params.update(body["params"])
+            return params, "original-body"
+        params.update(body)
+        return params, "json"
+    if request.content_type == "application/x-www-form-urlencoded":
+        params.update(await request.post())
+        return params, "form"
+    return params, "query"
 
 
 def _constant(rows: list[Mapping[str, Any]]) -> Callable[[str], list[Mapping[str, Any]]]:
