@@ -299,10 +299,13 @@ def bridge_middleware(app: web.Application, origins: tuple[str, ...] | None) -> 
                     response_headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
                     _allow_origin(response, origin)
             # 5. The request log line.
-            status = response.status
-            if status != 200 or request.path != "/health":
-                # Health probes come every few seconds from every balancer: only failures are news.
-                log_request(request.method, request.path, status, elapsed_ms, headers)
+            # `log_request`'s first test, asked first (its logger is `_log`): at ERROR, nothing.
+            if _log.isEnabledFor(logging.INFO):
+                status = response.status
+                if status != 200 or request.path != "/health":
+                    # Health probes come every few seconds from every balancer: only failures
+                    # are news.
+                    log_request(request.method, request.path, status, elapsed_ms, headers)
             return response
         finally:
             request_headers_var.reset(context_token)

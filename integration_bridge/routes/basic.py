@@ -37,7 +37,7 @@ async def health(request: web.Request) -> web.Response:
     # `implements`, inlined (the same class lookup): balancers ask every few seconds.
     if getattr(adapter.__class__, "get_health", _BASE_GET_HEALTH) is not _BASE_GET_HEALTH:
         await adapter.get_health()
-    return text_response("OK")
+    return web.Response(text="OK", content_type="text/plain")  # `text_response`, inlined
 
 
 @routes.get("/validate-token")
