@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from integration_bridge.errors import ServerError
 from integration_bridge.logging import anonymize_key
-from integration_bridge.models import Config, IntegrationEntityType
+from integration_bridge.models import Config
+from integration_bridge.models.entities import ENTITY_TYPES
 from integration_bridge.validation import parse_as
 
 __all__ = ["ArrayDiff", "diff_arrays", "get_subdomain", "is_integration_entity", "validate"]
@@ -118,9 +119,6 @@ def get_subdomain(url: str) -> str:
     return host.split(".", 1)[0]
 
 
-_ENTITY_TYPES = frozenset(item.value for item in IntegrationEntityType)
-
-
 def is_integration_entity(value: Any) -> bool:
     """Whether ``value`` (dict or model) has a string ``id``, a known ``type`` and a ``source``."""
     if isinstance(value, BaseModel):
@@ -128,4 +126,4 @@ def is_integration_entity(value: Any) -> bool:
     if not isinstance(value, Mapping):
         return False
     id, type, source = value.get("id"), value.get("type"), value.get("source")
-    return isinstance(id, str) and type in _ENTITY_TYPES and isinstance(source, str)
+    return isinstance(id, str) and type in ENTITY_TYPES and isinstance(source, str)

@@ -28,6 +28,10 @@ class IntegrationEntityType(StrEnum):
     TASKS = "tasks"
 
 
+ENTITY_TYPES = frozenset(item.value for item in IntegrationEntityType)
+"""The values of ``IntegrationEntityType`` (the ``type`` query parameter's choices)."""
+
+
 class IntegrationEntity(WireModel):
     """A reference to one CRM object."""
 

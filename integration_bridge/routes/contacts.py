@@ -15,6 +15,7 @@ from integration_bridge.contacts import contact_to_dict, sanitize_contact, valid
 from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of
 from integration_bridge.models import ContactTemplate, ContactUpdate, IntegrationEntityType
+from integration_bridge.models.entities import ENTITY_TYPES
 from integration_bridge.models.responses import SanitizedContact
 from integration_bridge.openapi import Operation, QueryParam, Reply, documented
 from integration_bridge.responses import (
@@ -29,8 +30,6 @@ from integration_bridge.routes.common import attach_provider_key
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
-
-_ENTITY_TYPES = frozenset(item.value for item in IntegrationEntityType)
 
 
 # Built once: an answer copies them in one call instead of setting three headers.
@@ -105,7 +104,7 @@ async def get_contacts(request: web.Request) -> web.Response:
             QueryParam(
                 "type",
                 "The entity type; anything else → 400 `Missing contact type query parameter`.",
-                {"type": "string", "enum": sorted(_ENTITY_TYPES)},
+                {"type": "string", "enum": sorted(ENTITY_TYPES)},
                 required=True,
             ),
         ),
@@ -118,7 +117,7 @@ async def get_contact(request: web.Request) -> web.Response:
     adapter = request.app[ADAPTER]
     require(adapter, "get_contact")
     entity_type = request.query.get("type")
-    if entity_type not in _ENTITY_TYPES:
+    if entity_type not in ENTITY_TYPES:
         raise ServerError(400, "Missing contact type query parameter")
     contact = await adapter.get_contact(
         config, request.match_info["id"], IntegrationEntityType(entity_type)

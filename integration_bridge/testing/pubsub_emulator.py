@@ -31,12 +31,10 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from integration_bridge.pubsub.publisher import MAX_MESSAGES_PER_REQUEST, MAX_REQUEST_BYTES
 from integration_bridge.testing.loopback import LoopbackServer
 
 __all__ = ["PubSubEmulator", "PublishRequest", "ReceivedMessage"]
-
-MAX_MESSAGES_PER_REQUEST = 1000
-MAX_REQUEST_BYTES = 10_000_000
 
 
 @dataclass(frozen=True)
