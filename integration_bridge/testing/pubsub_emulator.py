@@ -109,6 +109,8 @@ class PubSubEmulator(LoopbackServer):
         self._drop = 0
         self._fail_every: tuple[int, int] | None = None
         self._publish_count = 0
+        self._released = asyncio.Event()
+        self._released.set()
         self._ids = itertools.count(1)
 
     # -- lifecycle ------------------------------------------------------------------
@@ -165,6 +167,14 @@ class PubSubEmulator(LoopbackServer):
         """Reject every ``nth`` publish request with ``status`` (0 turns it off)."""
         self._fail_every = (nth, status) if nth > 0 else None
 
+    def hold_publishes(self) -> None:
+        """Hold every publish request unanswered until `release_publishes` (a slow Pub/Sub)."""
+        self._released.clear()
+
+    def release_publishes(self) -> None:
+        """Answer the held publish requests and stop holding new ones."""
+        self._released.set()
+
     # -- direct helpers for tests --------------------------------------------------------
 
     def create_topic(self, topic: str) -> None:
@@ -213,6 +223,7 @@ class PubSubEmulator(LoopbackServer):
         return _error(405, "method not allowed", "INVALID_ARGUMENT")
 
     async def _publish(self, request: web.Request, topic: str) -> web.StreamResponse:
+        await self._released.wait()
         self._publish_count += 1
         if self._drop > 0:
             self._drop -= 1

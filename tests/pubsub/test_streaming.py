@@ -307,3 +307,35 @@ async def test_shutdown_with_pubsub_down_ends_within_shutdown_timeout(
     lines = [r.getMessage() for r in caplog.records if "not published" in r.getMessage()]
     assert len(lines) == 1 and "message(s) on 1 ordering key(s)" in lines[0]
     assert not emulator.drain(subscription(CONTACTS_TOPIC))
+
+
+class CountingAdapter(Adapter):
+    """Yields ``total`` one-contact batches and counts how many the stream has taken."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.taken = 0
+
+    async def stream_contacts(self, config: Config) -> AsyncIterator[list[Any]]:
+        for i in range(self.total):
+            self.taken += 1
+            yield [contact(f"c{i}")]
+
+
+async def test_a_slow_pubsub_holds_the_generator_at_the_bound_of_batches_in_flight(
+    aiohttp_client: Any, emulator: PubSubEmulator
+) -> None:
+    adapter = CountingAdapter(total=400)
+    emulator.hold_publishes()
+    client, _ = await stream(aiohttp_client, emulator, adapter)
+    bound = client.app[STREAMER].max_in_flight
+    for _ in range(100):  # the generator runs until the bound stops it
+        await asyncio.sleep(0.01)
+    taken_while_held = adapter.taken
+    emulator.release_publishes()
+
+    # One batch past the bound is taken before the stream waits for the oldest.
+    assert bound < taken_while_held <= bound + 2
+    received = await messages(emulator)
+    assert adapter.taken == 400
+    assert sum(len(m.json()["contacts"]) for m in received) == 400
