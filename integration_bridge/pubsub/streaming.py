@@ -156,6 +156,7 @@ class ContactStreamer:
         self.max_message_bytes = MAX_MESSAGE_DATA_BYTES
         self._running: dict[str, asyncio.Task[None]] = {}
         self._by_user: dict[str, int] = {}  # user id -> timestamp of the user's running stream
+        self._last_timestamp = 0
         self._closing = False
         self.trace_context: Callable[[], dict[str, str]] | None = None
         """Set when tracing is on: the W3C trace context of the current request."""
@@ -182,11 +183,11 @@ class ContactStreamer:
             return running
         if len(self._running) >= self.settings.stream_max_concurrent:
             raise TooManyStreams(STREAM_RETRY_AFTER_SECONDS)
-        timestamp = int(time.time() * 1000)
+        # Strictly increasing: a stream that starts in the millisecond the user's previous
+        # one started (and ended) still gets its own timestamp and ordering key.
+        timestamp = max(int(time.time() * 1000), self._last_timestamp + 1)
+        self._last_timestamp = timestamp
         ordering_key = f"{config.user_id}:{timestamp}"
-        while ordering_key in self._running:  # two streams of one user in the same ms
-            timestamp += 1
-            ordering_key = f"{config.user_id}:{timestamp}"
         # Keep the user id in the log context of the stream, but not the request's other headers.
         context_headers = {"x-user-id": config.user_id, "x-provider-key": config.api_key}
         # Every message of the stream carries the starting request's trace context: our

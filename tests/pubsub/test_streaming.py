@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ import pytest
 
 from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
 from integration_bridge.appkeys import SETTINGS, STREAMER
+from integration_bridge.pubsub import streaming
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 from tests.support import CONTACTS_TOPIC, MIRROR_TOPIC, USER_HEADERS, pubsub_settings, subscription
 
@@ -339,3 +341,21 @@ async def test_a_slow_pubsub_holds_the_generator_at_the_bound_of_batches_in_flig
     received = await messages(emulator)
     assert adapter.taken == 400
     assert sum(len(m.json()["contacts"]) for m in received) == 400
+
+
+async def test_streams_of_one_user_started_in_one_millisecond_get_their_own_keys(
+    aiohttp_client: Any, emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stream's clock stands still: every start falls in one millisecond.
+    monkeypatch.setattr(streaming, "time", SimpleNamespace(time=lambda: 1_700_000_000.0))
+    adapter = StreamingAdapter([[contact("1")]])
+    client, first = await stream(aiohttp_client, emulator, adapter)
+    first_messages = await messages(emulator)  # the first stream has ended
+    response = await client.post("/contacts/stream", headers=USER_HEADERS)
+    second = (await response.json())["timestamp"]
+    second_messages = await messages(emulator)
+
+    assert first != second
+    assert {m.ordering_key for m in first_messages} == {f"user-1:{first}"}
+    assert {m.ordering_key for m in second_messages} == {f"user-1:{second}"}
+    assert {m.json()["timestamp"] for m in second_messages} == {second}
