@@ -4,6 +4,17 @@
 persistence, and can kill it (a crash), start it again on the same port, or
 freeze it (SIGSTOP, a hung Redis) — what outage tests of a Redis-backed cache
 need. ``free_port`` is the loopback port finder the kit and the tests share.
+
+Why not pytest-redis (5.0.1, checked): its ``RedisExecutor`` (on mirakuru) can
+kill and start a server again on the same port (``kill()`` then ``start()``),
+and a SIGSTOP could go through ``kill(sig=..., wait=False)``, so the plain
+outage tests would fit. But its command line is fixed: no way to pass
+``--tls-port``/``--tls-cert-file``/``--tls-key-file``/``--tls-ca-cert-file``/
+``--tls-auth-clients`` or an ACL user (``--user``; its ``username`` is only
+stored, not configured), and its readiness check is a plain TCP connect on
+``--port``, which a TLS-only server (``--port 0``) does not open. The TLS and
+password tests (``tests/cache/test_redis_tls.py``) would keep their own
+process anyway, so the switch would mean two mechanisms instead of one.
 """
 
 from __future__ import annotations
