@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -90,6 +91,18 @@ EVENTS_TOPIC = f"projects/{PROJECT}/topics/events"
 KEYS_TOPIC = f"projects/{PROJECT}/topics/provider-keys"
 TOKEN = "ya29.fake-workload-identity-token"
 """The bearer token the fake metadata server hands out and the emulator wants."""
+
+
+async def wait_healthy(session: aiohttp.ClientSession, port: int) -> None:
+    """Wait (up to 20 s) until a bridge process on ``port`` answers GET /health with 200."""
+    for _ in range(200):
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                assert response.status == 200
+                return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"no bridge answered on port {port}")
 
 
 def subscription(topic: str) -> str:

@@ -29,6 +29,7 @@ from tests.support import (
     OtlpReceiver,
     pubsub_settings,
     subscription,
+    wait_healthy,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,13 +324,7 @@ async def test_cli_bridge_exports_spans_configured_by_otel_variables(
     )
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/health") as response:
-                        assert response.status == 200
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
+            await wait_healthy(session, port)
             headers = {"traceparent": TRACEPARENT}
             async with session.get(f"http://127.0.0.1:{port}/health", headers=headers) as response:
                 assert response.status == 200

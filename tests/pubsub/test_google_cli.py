@@ -22,7 +22,15 @@ import pytest
 from integration_bridge.testing.metadata_server import FakeMetadataServer
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 from integration_bridge.testing.redis_server import free_port
-from tests.support import CONTACTS_TOPIC, PROJECT, TOKEN, USER_HEADERS, OtlpReceiver, subscription
+from tests.support import (
+    CONTACTS_TOPIC,
+    PROJECT,
+    TOKEN,
+    USER_HEADERS,
+    OtlpReceiver,
+    subscription,
+    wait_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -70,13 +78,7 @@ async def test_cli_bridge_streams_to_google_with_traces_and_metrics(
     received: list[Any] = []
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/health") as response:
-                        assert response.status == 200
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
+            await wait_healthy(session, port)
             async with session.post(
                 f"http://127.0.0.1:{port}/contacts/stream",
                 headers={**USER_HEADERS, "traceparent": TRACEPARENT},
