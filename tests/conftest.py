@@ -1,5 +1,10 @@
 """Shared fixtures. Nothing here may reach beyond loopback.
 
+``tests/`` mirrors the package: ``tests/<path>/test_<name>.py`` tests
+``integration_bridge/<path>/<name>.py`` (or the package ``<name>/``); checks of the
+whole project (the HTTP API fuzzed, import cycles, this layout, docs, deploy files,
+the editable install, the demo and the original's surface) live in ``tests/project/``.
+
 Shared names (constants, helpers, types) live in ``tests/support.py``; tests import
 them from there, never from a conftest or another test module.
 """

@@ -68,7 +68,7 @@ async def test_cli_bridge_streams_to_google_with_traces_and_metrics(
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "integration_bridge", "run"),
-            "tests.pubsub.test_backend:StreamingAdapter",
+            "tests.pubsub.test_factory:StreamingAdapter",
             *("--host", "127.0.0.1", "--port", str(port)),
             cwd=ROOT,
             env=env,

@@ -26,7 +26,7 @@ from integration_bridge import Adapter, Settings, create_app
 from integration_bridge.cli import load_adapter
 from integration_bridge.scaffold import generate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "examples" / "deploy"
 SETTINGS_VARIABLES = {
     name.upper()

@@ -17,7 +17,7 @@ import sysconfig
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BRIDGE = Path(__file__).resolve().parent / "typed_bridge" / "tiny_bridge.py"
 
 

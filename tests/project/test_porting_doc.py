@@ -12,7 +12,7 @@ from aiohttp import web
 from integration_bridge import Adapter, Settings, create_app
 from tests.support import USER_HEADERS
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "porting.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "porting.md"
 
 
 def _after_bridge() -> type[Adapter]:
