@@ -2,7 +2,10 @@
 
 Middleware order, outermost first: tracing, metrics (each only when on) →
 `bridge_middleware` (CORS, log context, error answers, timing and compression,
-the log line; see `integration_bridge.middlewares`). State lives in typed
+the log line; see `integration_bridge.middlewares`), which the router runs as
+part of every route's handler (`TolerantRouter.run_handlers_in`: no aiohttp
+middleware machinery when tracing and metrics are off) unless a mounted
+sub-application has middlewares of its own. State lives in typed
 `AppKey`s. Every ``cleanup_ctx`` is appended here, in this order, and closed in
 reverse: the tracing provider (only when on, first so its spans cover the
 others and it flushes last), the runtime, storage, the token cache, the
@@ -18,6 +21,7 @@ import asyncio
 import logging
 import warnings
 from collections.abc import AsyncIterator, Iterable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -42,7 +46,7 @@ from integration_bridge.cache.factory import (
     create_token_cache,
 )
 from integration_bridge.contacts import prepare_contacts_in
-from integration_bridge.middlewares import bridge_middleware
+from integration_bridge.middlewares import around_route, bridge_middleware
 from integration_bridge.models import Config
 from integration_bridge.openapi import install as install_openapi
 from integration_bridge.phone_pool import PhoneParsePool
@@ -52,7 +56,7 @@ from integration_bridge.pubsub.streaming import ContactStreamer
 from integration_bridge.routes import basic, calls, contacts, entities, oauth
 from integration_bridge.routes.streaming import stream_contacts_handler
 from integration_bridge.routes.webhooks import webhook_handler
-from integration_bridge.routing import RouteSource, TolerantRouter
+from integration_bridge.routing import RouteSource, TolerantRouter, sub_apps
 from integration_bridge.settings import Settings
 
 __all__ = ["check_settings", "create_app"]
@@ -172,12 +176,13 @@ def create_app(
     settings = settings or Settings.from_env()
     pubsub_backend = choose_backend(settings)  # before local defaults fill in topic names
     settings = check_settings(adapter, settings)
+    router = TolerantRouter()
     with warnings.catch_warnings():
         # aiohttp marks ``router=`` deprecated but offers no other way to route
         # as tolerantly as Express does (see `TolerantRouter`).
         warnings.simplefilter("ignore", DeprecationWarning)
         app = web.Application(
-            router=TolerantRouter(),
+            router=router,
             client_max_size=settings.max_body_size,
             handler_args=protocol_handler_args(),
         )
@@ -194,7 +199,6 @@ def create_app(
 
         metrics.install(app)
         app.middlewares.append(metrics.metrics_middleware(app[metrics.METRICS]))
-    app.middlewares.append(bridge_middleware(app, settings.cors_origins))
     app.cleanup_ctx.append(_runtime_context)
     app.cleanup_ctx.append(_storage_context)
     app.cleanup_ctx.append(_token_cache_context)
@@ -219,4 +223,10 @@ def create_app(
             app.router.add_routes(source)
         else:
             app.router.add_routes([source])
+
+    middleware = bridge_middleware(app, settings.cors_origins)
+    if any(sub_app.middlewares for sub_app in sub_apps(router)):
+        app.middlewares.append(middleware)  # outside the sub-application's own
+    else:
+        router.run_handlers_in(partial(around_route, middleware))
     return app

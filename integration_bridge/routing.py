@@ -7,18 +7,25 @@ compared case-insensitively (``/Contacts/`` is ``/contacts``,
 ``/CONTACTS/AbC`` is ``/contacts/{id}`` with the id ``AbC`` kept as sent).
 Doing it in the router, before any middleware runs, gives every middleware and
 handler the route that really answers (its template, its ``match_info``).
+
+`TolerantRouter.run_handlers_in` runs every handler the router answers with
+inside one wrapper (the bridge's middleware, see `integration_bridge.middlewares`
+for why): the routes' handlers, sub-applications' included, once at `freeze`,
+and the 404/405 answers when they are made.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import MatchInfoError, UrlMappingMatchInfo
 from yarl import URL
 
-__all__ = ["RouteSource", "TolerantRouter"]
+__all__ = ["RouteSource", "TolerantRouter", "sub_apps"]
 
 RouteSource = web.RouteTableDef | web.AbstractRouteDef | tuple[str, web.Application]
 """A bridge's own routes: a `RouteTableDef`, single route defs, or ``(prefix, sub_app)``
@@ -47,27 +54,76 @@ def _templates(router: web.UrlDispatcher) -> list[_Template]:
     return found
 
 
+def sub_apps(router: web.UrlDispatcher) -> Iterator[web.Application]:
+    """Every application mounted under ``router``, at any depth."""
+    for resource in router.resources():
+        if isinstance(resource, web.PrefixedSubAppResource):  # domain sub-apps included
+            app: web.Application = resource.get_info()["app"]
+            yield app
+            yield from sub_apps(app.router)
+
+
+class _WrappedError(MatchInfoError):
+    """A 404/405 whose handler runs inside the router's wrapper, like every route's."""
+
+    __slots__ = ("_handler",)
+
+    def __init__(self, error: MatchInfoError, wrap: Callable[[web.AbstractRoute], Handler]):
+        super().__init__(error.http_exception)
+        self._handler = wrap(self.route)
+
+    @property
+    def handler(self) -> Handler:
+        return self._handler
+
+
 class TolerantRouter(web.UrlDispatcher):
     """An aiohttp router that ignores a trailing slash and the case of a route's static parts."""
 
     def __init__(self) -> None:
         super().__init__()
         self._tolerant: list[_Template] | None = None
+        self._wrap: Callable[[web.AbstractRoute], Handler] | None = None
+
+    def run_handlers_in(self, wrap: Callable[[web.AbstractRoute], Handler]) -> None:
+        """Answer with ``wrap(route)`` instead of each route's handler (404/405 included).
+
+        The routes' handlers are replaced once, at `freeze`; sub-applications must
+        have no middlewares of their own then (they would run outside the wrapper).
+        """
+        self._wrap = wrap
+
+    def freeze(self) -> None:
+        """Freeze, and wrap every route's handler (see `run_handlers_in`)."""
+        wrap = self._wrap
+        if wrap is not None and not self.frozen:
+            for app in sub_apps(self):
+                if app.middlewares:
+                    raise RuntimeError(
+                        "a sub-application with middlewares of its own must be mounted through"
+                        " create_app(routes=...) or Adapter.routes(), so that the bridge's"
+                        " middleware runs outside them"
+                    )
+            for route in self.routes():  # sub-applications' routes included
+                # aiohttp has no public setter; it calls the handler and awaits the result.
+                route._handler = wrap(route)  # type: ignore[assignment]
+        super().freeze()
 
     async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         """The route for ``request``; on a miss, the route of its canonical path."""
         match = await super().resolve(request)
         if match.__class__ is UrlMappingMatchInfo:  # found (an ABC isinstance is a Python call)
             return match
-        if not isinstance(match, MatchInfoError) or not isinstance(
-            match.http_exception, web.HTTPNotFound
-        ):
-            return match  # the first test alone for every found route: this runs per request
-        canonical = self._canonical_path(request.rel_url.raw_path)
-        if canonical is None or canonical == request.rel_url.raw_path:
-            return match
-        url = URL.build(path=canonical, query_string=request.rel_url.raw_query_string, encoded=True)
-        return await super().resolve(request.clone(rel_url=url))
+        if isinstance(match, MatchInfoError) and isinstance(match.http_exception, web.HTTPNotFound):
+            canonical = self._canonical_path(request.rel_url.raw_path)
+            if canonical is not None and canonical != request.rel_url.raw_path:
+                url = URL.build(
+                    path=canonical, query_string=request.rel_url.raw_query_string, encoded=True
+                )
+                match = await super().resolve(request.clone(rel_url=url))
+        if self._wrap is not None and match.__class__ is MatchInfoError:
+            return _WrappedError(match, self._wrap)
+        return match
 
     def _canonical_path(self, raw_path: str) -> str | None:
         if self._tolerant is None or not self.frozen:

@@ -9,7 +9,7 @@ def test_tracing_outermost_then_metrics_then_the_bridge() -> None:
     settings = Settings.from_env({"OTEL_TRACES_EXPORTER": "console", "METRICS_ENABLED": "true"})
     app = create_app(Adapter(), settings=settings)
     modules = [middleware.__module__.rpartition(".")[2] for middleware in app.middlewares]
-    assert modules == ["tracing", "metrics", "middlewares"]
+    assert modules == ["tracing", "metrics"]  # the bridge's runs inside, as part of each handler
     contexts = [context.__name__ for context in app.cleanup_ctx]
     assert contexts == [
         "tracing_context",
@@ -20,3 +20,8 @@ def test_tracing_outermost_then_metrics_then_the_bridge() -> None:
         "_pubsub_context",
         "sync_context",
     ]
+
+
+def test_no_aiohttp_middleware_when_tracing_and_metrics_are_off() -> None:
+    # aiohttp then skips its middleware machinery on every request (see `middlewares`).
+    assert list(create_app(Adapter(), settings=Settings()).middlewares) == []

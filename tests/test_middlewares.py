@@ -104,6 +104,19 @@ async def test_unknown_route_is_404_and_wrong_method_405(make_client: ClientFact
     assert response.status == 405
 
 
+async def test_404_and_405_get_cors_and_timing_like_any_answer(make_client: ClientFactory) -> None:
+    client = await make_client(Failing(RuntimeError()))
+    origin = {"Origin": "https://app.example.com"}
+    for response in (
+        await client.get("/nope", headers=origin),
+        await client.get("/Nope/", headers=origin),
+        await client.patch("/contacts", headers=origin),
+    ):
+        assert response.status in (404, 405)
+        assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+        assert response.headers["Server-Timing"].startswith("total;dur=")
+
+
 async def test_cors_reflects_the_origin(make_client: ClientFactory) -> None:
     client = await make_client(Failing(ServerError(404, "x")))
     response = await client.get("/health", headers={"Origin": "https://app.example.com"})
@@ -219,6 +232,53 @@ async def test_custom_routes_and_sub_apps(aiohttp_client: Any) -> None:
     client = await aiohttp_client(app)
     assert await (await client.get("/custom")).text() == "custom"
     assert await (await client.get("/sub/x")).text() == "inner"
+
+
+def _sub_app(*middlewares: Any) -> web.Application:
+    sub = web.Application(middlewares=middlewares)
+
+    async def inner(request: web.Request) -> web.Response:
+        raise RuntimeError("inner")
+
+    sub.router.add_get("/x", inner)
+    return sub
+
+
+@web.middleware
+async def _failing_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    raise RuntimeError("sub-application middleware")
+
+
+async def test_a_sub_apps_own_middlewares_run_inside_the_bridges(aiohttp_client: Any) -> None:
+    from integration_bridge import Settings, create_app
+
+    sub = _sub_app(_failing_middleware)
+    app = create_app(Failing(RuntimeError()), settings=Settings(), routes=[("/sub", sub)])
+    client = await aiohttp_client(app)
+    response = await client.get("/sub/x", headers={"Origin": "https://app.example.com"})
+    assert response.status == 500
+    assert await response.text() == "Internal Server Error"  # the bridge's answer, not aiohttp's
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
+async def test_sub_apps_mounted_after_create_app(aiohttp_client: Any) -> None:
+    from integration_bridge import Settings, create_app
+
+    app = create_app(Failing(RuntimeError()), settings=Settings())
+    app.add_subapp("/sub", _sub_app())
+    client = await aiohttp_client(app)
+    response = await client.get("/sub/x", headers={"Origin": "https://app.example.com"})
+    assert response.status == 500
+    assert await response.text() == "Internal Server Error"
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+    # With middlewares of their own, they would run outside the bridge's: refused at start.
+    app = create_app(Failing(RuntimeError()), settings=Settings())
+    app.add_subapp("/sub", _sub_app(_failing_middleware))
+    runner = web.AppRunner(app)
+    with pytest.raises(RuntimeError, match=r"mounted through create_app\(routes=\.\.\.\)"):
+        await runner.setup()
+    await app.cleanup()  # what started before the check
 
 
 async def test_cors_keeps_other_vary_values(make_client: ClientFactory) -> None:
