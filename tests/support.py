@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, settings
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -22,6 +23,7 @@ from integration_bridge.testing import user_headers
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 
 __all__ = [
+    "BOUNDED",
     "CALL",
     "CONTACTS_TOPIC",
     "EVENTS_TOPIC",
@@ -67,6 +69,16 @@ async def send_raw(client: TestClient[Any, Any], data: bytes) -> tuple[int, byte
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), body
 
+
+BOUNDED = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+"""Hypothesis settings of the property tests: reproducible (derandomized, no example
+database), no per-example deadline, a few seconds per test."""
 
 CALL: dict[str, Any] = {
     "id": "call-1",

@@ -1,16 +1,25 @@
-"""Error answers, bad input, CORS, timing and compression."""
+"""Error answers, bad input, CORS, timing and compression; caller faults; hostile headers."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import io
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
-from integration_bridge import Adapter, Config, ContactTemplate, ServerError
-from tests.support import USER_HEADERS, ClientFactory
+from examples.demo_bridge import DemoBridge
+from integration_bridge import Adapter, Config, ContactTemplate, ServerError, Settings, create_app
+from integration_bridge.logging import JsonFormatter
+from integration_bridge.middlewares import CONFIG_MEMO_MAX_BYTES, config_of
+from tests.support import USER_HEADERS, ClientFactory, send_raw
 
 
 class Failing(Adapter):
@@ -320,3 +329,376 @@ async def test_open_cors_in_production_warns_at_start_up(
         )
         create_app(Failing(RuntimeError()), settings=Settings.from_env({}))
     assert not any("CORS_ORIGINS" in record.getMessage() for record in caplog.records)
+
+
+# --- Errors that are the caller's fault: a precise 4xx, logged without a traceback.
+
+
+class Writes(Adapter):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def create_contact(self, config: Config, contact: ContactTemplate) -> Any:
+        self.calls += 1
+        return {"id": "new", **contact.to_wire()}
+
+
+def _no_traceback_or_error(caplog: pytest.LogCaptureFixture) -> None:
+    for record in caplog.records:
+        assert record.exc_info is None, record.getMessage()
+        assert record.levelno < logging.ERROR, record.getMessage()
+
+
+def _post(body: bytes, *extra: bytes, length: int | None = None) -> bytes:
+    size = len(body) if length is None else length
+    return (
+        b"POST /contacts HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n"
+        + b"".join(line + b"\r\n" for line in extra)
+        + f"Content-Length: {size}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        (b"gzip", b'{"phoneNumbers": []}'),  # not gzip at all
+        (b"deflate", b"\x78\x9c garbage"),
+        (b"gzip", gzip.compress(b'{"phoneNumbers": []}')[:-12]),  # cut short
+        (b"br", b"not brotli"),
+    ],
+)
+async def test_undecodable_content_encoding_is_400(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture, encoding: bytes, body: bytes
+) -> None:
+    adapter = Writes()
+    client = await make_client(adapter)
+    with caplog.at_level(logging.DEBUG):
+        status, _ = await send_raw(client, _post(body, b"Content-Encoding: " + encoding))
+    assert status == 400
+    assert adapter.calls == 0
+    _no_traceback_or_error(caplog)
+
+
+async def test_a_client_hanging_up_mid_body_is_logged_as_400_without_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Served as `run` serves (handlers are not cancelled when the client goes)."""
+    adapter = Writes()
+    runner = web.AppRunner(create_app(adapter, settings=Settings()))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        with caplog.at_level(logging.DEBUG):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(_post(b'{"phoneNu', length=200))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.close()
+            for _ in range(200):
+                if any("POST /contacts 400" in record.getMessage() for record in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await runner.cleanup()
+    assert any(
+        record.getMessage().startswith("[request] POST /contacts 400") for record in caplog.records
+    )
+    assert any("could not be read" in record.getMessage() for record in caplog.records)
+    assert adapter.calls == 0
+    _no_traceback_or_error(caplog)
+
+
+async def test_a_body_that_never_arrives_is_408(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = Writes()
+    client = await make_client(adapter, body_read_timeout=0.3)
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(_post(b'{"phone', length=200))  # and then nothing
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)  # the server closes the connection
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert adapter.calls == 0
+    _no_traceback_or_error(caplog)
+
+
+async def test_a_slow_but_complete_body_is_fine(make_client: ClientFactory) -> None:
+    adapter = Writes()
+    client = await make_client(adapter, body_read_timeout=2.0)
+    body = b'{"phoneNumbers": []}'
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(_post(b"", length=len(body)))
+        for byte in body:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert adapter.calls == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[1, 2]", b'"text"', b'{"events": {"type": 1}}', b'{"events": [{"x": 1}]}',
+     b"\xff\xfe"],
+)  # fmt: skip
+async def test_malformed_webhook_bodies_are_400(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    client = await aiohttp_client(create_app(DemoBridge(), settings=Settings()))
+    with caplog.at_level(logging.INFO):
+        response = await client.post(
+            "/webhook",
+            data=body,
+            headers={"x-demo-signature": "demo", "Content-Type": "application/json"},
+        )
+    assert response.status == 400
+    assert await response.text() == "Invalid webhook body"
+    _no_traceback_or_error(caplog)
+
+
+async def _login_query(client: Any) -> tuple[str, str]:
+    """A real state and code from the fake CRM, and the nonce cookie."""
+    response = await client.get("/oauth2/redirect")
+    redirect_url = (await response.json())["redirectUrl"]
+    cookie = response.cookies["oauth_nonce"].value
+    async with (
+        aiohttp.ClientSession() as browser,
+        browser.get(redirect_url, allow_redirects=False) as authorized,
+    ):
+        return urlsplit(authorized.headers["Location"]).query, cookie
+
+
+@pytest.mark.parametrize("route", ["/oauth2/token", "/oauth2/callback"])
+async def test_oauth2_without_or_with_forged_or_expired_state_or_cookie(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture, route: str
+) -> None:
+    bridge = DemoBridge()
+    settings = Settings(oauth2_redirect_url="https://app.example/done")
+    client = await aiohttp_client(create_app(bridge, settings=settings))
+    query, cookie = await _login_query(client)
+    attempts = [
+        ("", None),  # nothing at all
+        ("code=abc", None),  # no state
+        ("state=%7B%7D&code=abc", cookie),  # a state this bridge did not issue
+        ("state=not-json&code=abc", cookie),
+        (query, None),  # no cookie
+        (query, cookie + "x"),  # forged cookie
+        (query.replace("code=", "code=x"), cookie),  # a made-up code
+        ("error=access_denied&state=x", cookie),
+    ]
+    with caplog.at_level(logging.INFO):
+        for attempt, with_cookie in attempts:
+            headers = {"Cookie": f"oauth_nonce={with_cookie}"} if with_cookie else {}
+            response = await client.get(
+                f"{route}?{attempt}", headers=headers, allow_redirects=False
+            )
+            if route == "/oauth2/token":
+                assert 400 <= response.status < 500, (attempt, response.status)
+            else:
+                assert response.status == 302
+                assert response.headers["Location"] == "https://app.example/done"
+        # Expired: the cookie outlived its max age.
+        assert bridge.oauth is not None
+        bridge.oauth.cookie_max_age = -1
+        response = await client.get(
+            f"{route}?{query}", headers={"Cookie": f"oauth_nonce={cookie}"}, allow_redirects=False
+        )
+        assert response.status == (401 if route == "/oauth2/token" else 302)
+    _no_traceback_or_error(caplog)
+
+
+async def test_deliberate_server_errors_are_logged_without_traceback(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GET /oauth2/callback without OAUTH2_REDIRECT_URL: 500 by contract, one plain line."""
+
+    class OAuth(Adapter):
+        async def handle_oauth2_callback(self, request: web.Request, response: Any) -> Any:
+            raise AssertionError("not reached")
+
+    client = await make_client(OAuth())
+    with caplog.at_level(logging.INFO):
+        response = await client.get("/oauth2/callback?state=x")
+    assert response.status == 500
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "[GET /oauth2/callback] OAuth2 Redirect URL not configured!"
+    ]
+    assert errors[0].exc_info is None
+
+
+# --- Hostile request headers: undecodable or control bytes in x-* headers, the Config memo.
+
+
+class Recording(Adapter):
+    """Records every call that reaches it."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def create_contact(self, config: Config, contact: ContactTemplate) -> Any:
+        self.calls.append(config.user_id)
+        return {"id": "new", **contact.to_wire()}
+
+    async def get_account_id(self, config: Config) -> str:
+        self.calls.append(config.user_id)
+        return "account"
+
+
+def _post_contact(header: bytes, value: bytes) -> bytes:
+    body = b'{"phoneNumbers": []}'
+    return (
+        b"POST /contacts HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n"
+        b"x-provider-key: key-0123456789abcdef\r\n"
+        + header
+        + b": "
+        + value
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (b"x-user-id", b"user\xff\xfe"),  # not UTF-8
+        (b"X-User-Id", b"\xc3\x28"),  # a broken two-byte sequence
+        (b"x-provider-url", b"https://crm\xc2\x85.example.com"),  # C1 control (NEL)
+        (b"x-provider-locale", b"de\tDE"),  # a tab
+        (b"x-user-id", b"a\x1bb"),  # ESC: refused by the parser already
+        (b"x-anything", b"\xed\xa0\x80"),  # an encoded surrogate is not UTF-8
+    ],
+)
+async def test_undecodable_x_headers_are_400_before_any_handler(
+    make_client: ClientFactory, header: bytes, value: bytes
+) -> None:
+    adapter = Recording()
+    client = await make_client(adapter)
+    status, _ = await send_raw(client, _post_contact(header, value))
+    assert status == 400
+    assert adapter.calls == []  # nothing of the request was executed
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        (b"x-provider-key", b"key-of-someone-else"),
+        (b"X-Provider-Key", b"key-0123456789abcdef"),  # the same value, another spelling
+        (b"x-user-id", b"user-2"),
+        (b"x-provider-url", b"http://127.0.0.1:9"),
+        (b"x-provider-locale", b"en-US"),
+    ],
+)
+async def test_repeated_identity_headers_are_400_before_any_handler(
+    make_client: ClientFactory, header: bytes, value: bytes
+) -> None:
+    adapter = Recording()
+    client = await make_client(adapter)
+    first = {b"x-provider-key": b"key-0123456789abcdef"}.get(header.lower(), b"first")
+    request = _post_contact(header, value)
+    if header.lower() != b"x-provider-key":
+        request = request.replace(
+            b"x-provider-key:", header + b": " + first + b"\r\nx-provider-key:"
+        )
+    status, body = await send_raw(client, request)
+    assert status == 400, body
+    assert f"{header.lower().decode()} given more than once".encode() in body
+    assert adapter.calls == []  # neither value was used
+
+
+async def test_clean_non_ascii_headers_still_work(make_client: ClientFactory) -> None:
+    adapter = Recording()
+    client = await make_client(adapter)
+    status, body = await send_raw(client, _post_contact(b"x-user-id", "jürgen".encode()))
+    assert status == 200, body
+    assert adapter.calls == ["jürgen"]
+    # Other headers are not ours to judge.
+    status, _ = await send_raw(client, _post_contact(b"User-Agent", b"caf\xe9"))
+    assert status == 200
+
+
+async def test_the_refused_request_is_still_logged_as_one_json_line(
+    make_client: ClientFactory,
+) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("integration_bridge.http")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        client = await make_client(Recording())
+        status, _ = await send_raw(client, _post_contact(b"x-user-id", b"user\xff"))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert status == 400
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    request_lines = [line for line in lines if line["message"].startswith("[request]")]
+    assert len(request_lines) == 1
+    assert request_lines[0]["status"] == 400
+    assert request_lines[0]["userId"] == "user\\udcff"  # escaped, not dropped
+
+
+async def test_config_memo_is_bounded_in_bytes(make_client: ClientFactory) -> None:
+    """Thousands of distinct 8 KB keys do not stay in memory."""
+    from integration_bridge import middlewares
+
+    client = await make_client(Recording())
+    for index in range(1200):
+        key = f"{index:06d}" + "k" * 8000
+        response = await client.get("/account/id", headers={**USER_HEADERS, "x-provider-key": key})
+        assert response.status == 200
+    memo = middlewares._CONFIGS
+    assert memo.size <= CONFIG_MEMO_MAX_BYTES
+    assert len(memo) < 1200
+    # The most recent callers are still shared.
+    assert memo.get(("user-1", f"{1199:06d}" + "k" * 8000, USER_HEADERS["x-provider-url"], "de-DE"))
+
+
+def test_config_of_shares_one_object_for_equal_headers() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    first = config_of(make_mocked_request("GET", "/", headers=USER_HEADERS))
+    second = config_of(make_mocked_request("GET", "/", headers=USER_HEADERS))
+    assert first is second
+    assert first.api_key == USER_HEADERS["x-provider-key"]
+
+
+async def test_the_header_check_is_the_same_on_every_repeat(make_client: ClientFactory) -> None:
+    """The check is memoized per header set: a repeated bad set is refused every time."""
+    adapter = Recording()
+    client = await make_client(adapter)
+    bad = _post_contact(b"x-user-id", b"user\xff\xfe")
+    good = _post_contact(b"x-user-id", b"user-1")
+    for _ in range(3):
+        assert (await send_raw(client, bad))[0] == 400
+        assert (await send_raw(client, good))[0] == 200
+    assert adapter.calls == ["user-1"] * 3
+
+
+async def test_header_check_memo_is_bounded_in_bytes(make_client: ClientFactory) -> None:
+    """Hundreds of distinct 8 KB header sets do not stay in memory."""
+    from integration_bridge import middlewares
+
+    client = await make_client(Recording())
+    for index in range(300):
+        key = f"{index:06d}" + "k" * 8000
+        response = await client.get("/account/id", headers={**USER_HEADERS, "x-provider-key": key})
+        assert response.status == 200
+    memo = middlewares._HEADER_CHECKS
+    assert memo.size <= middlewares.HEADER_CHECK_MEMO_MAX_BYTES
+    assert 0 < len(memo) < 300

@@ -1,6 +1,8 @@
-"""Phone number sanitizing (SPEC 4), with the original framework's outputs."""
+"""Phone number sanitizing (SPEC 4), with the original framework's outputs; its memory bounds."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import phonenumbers
 import pytest
@@ -8,7 +10,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from integration_bridge.phone import normalize, region_of_locale, sanitize_phone_number
+from integration_bridge import Adapter, Config
+from integration_bridge import phone as phone_module
+from integration_bridge.phone import (
+    MAX_PARSED_LENGTH,
+    PHONE_MEMO_MAX_BYTES,
+    normalize,
+    region_of_locale,
+    sanitize_phone_number,
+)
+from tests.support import USER_HEADERS, ClientFactory
 
 
 @pytest.mark.parametrize(
@@ -200,3 +211,37 @@ def test_the_same_number_written_with_plus_keeps_its_own_region(
 def test_edge_rule_examples(number: str, locale: str, phone_number: str, localized: str) -> None:
     result = sanitize_phone_number("WORK", number, locale)
     assert (result["phoneNumber"], result["localized"]) == (phone_number, localized)
+
+
+# --- Memory that grows with input: overlong numbers not parsed, the memo bounded in bytes.
+
+
+class OneNumber(Adapter):
+    def __init__(self, number: str) -> None:
+        self.number = number
+
+    async def get_contacts(self, config: Config) -> list[dict[str, Any]]:
+        return [{"id": "1", "phoneNumbers": [{"label": "WORK", "phoneNumber": self.number}]}]
+
+
+async def test_overlong_crm_numbers_are_not_parsed(make_client: ClientFactory) -> None:
+    number = "+49 30 " + "1" * 80
+    client = await make_client(OneNumber(number))
+    response = await client.get("/contacts", headers=USER_HEADERS)
+    assert response.status == 200
+    (entry,) = (await response.json())[0]["phoneNumbers"]
+    assert entry["e164"] == entry["localized"] == entry["phoneNumber"] == number
+    assert (number, "DE") not in phone_module._MEMO
+
+
+def test_numbers_just_under_the_limit_are_parsed() -> None:
+    number = "+49 30 1234567" + " " * (MAX_PARSED_LENGTH - 14)
+    assert len(number) == MAX_PARSED_LENGTH
+    assert sanitize_phone_number("WORK", number, "de-DE")["e164"] == "+49301234567"
+
+
+def test_phone_memo_is_bounded_in_bytes() -> None:
+    for index in range(15_000):
+        sanitize_phone_number("WORK", f"+49 30 {index:08d}{'0' * 40}", "de-DE")
+    assert phone_module._MEMO.size <= PHONE_MEMO_MAX_BYTES
+    assert len(phone_module._MEMO) < 15_000

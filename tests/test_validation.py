@@ -1,4 +1,5 @@
-"""Path ids that would change a CRM URL: refused before the adapter, quoted by the helpers."""
+"""Request input the adapter never sees: path ids that would change a CRM URL (refused, or
+quoted by the helpers) and overlong strings in bodies."""
 
 from __future__ import annotations
 
@@ -8,18 +9,24 @@ from urllib.parse import quote
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from examples.demo_bridge import DemoBridge
 from integration_bridge import (
     Adapter,
+    CallEvent,
     Config,
+    ContactTemplate,
+    ContactUpdate,
     IntegrationEntityType,
     ServerError,
     Settings,
     create_app,
 )
+from integration_bridge import phone as phone_module
 from integration_bridge.validation import is_valid_path_id
-from tests.support import USER_HEADERS, ClientFactory
+from tests.support import BOUNDED, USER_HEADERS, ClientFactory
 
 
 class Recording(Adapter):
@@ -170,3 +177,172 @@ async def test_delete_with_a_query_in_the_id_deletes_nothing(aiohttp_client: Any
     assert "c6" in bridge._crm.books[USER_HEADERS["x-provider-key"]]
     response = await client.get("/contacts", headers=USER_HEADERS)
     assert any(c["id"] == "c6" for c in await response.json())
+
+
+# --- Overlong strings in request bodies: refused before the adapter, never memoized.
+
+
+class Writes(Adapter):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def create_contact(self, config: Config, contact: ContactTemplate) -> Any:
+        self.calls += 1
+        return {"id": "new", **contact.to_wire()}
+
+    async def update_contact(self, config: Config, id: str, contact: ContactUpdate) -> Any:
+        self.calls += 1
+        return contact.to_wire()
+
+    async def handle_call_event(self, config: Config, event: CallEvent) -> str:
+        self.calls += 1
+        return "ref"
+
+
+def _contact(number: str = "+49 157 12345678", **fields: Any) -> dict[str, Any]:
+    return {"phoneNumbers": [{"label": "WORK", "phoneNumber": number}], **fields}
+
+
+async def test_megabyte_phone_numbers_are_refused_and_not_memoized(
+    make_client: ClientFactory,
+) -> None:
+    adapter = Writes()
+    client = await make_client(adapter)
+    before = phone_module._MEMO.size
+    for index in range(20):
+        huge = f"+49{index}" + "1" * 500_000
+        response = await client.put(
+            f"/contacts/c{index}", json=_contact(huge), headers=USER_HEADERS
+        )
+        assert response.status == 400
+        assert "longer than 64 characters" in await response.text()
+    assert adapter.calls == 0
+    assert phone_module._MEMO.size <= before + 20 * 1000  # nothing of the numbers kept
+
+
+@pytest.mark.parametrize(
+    ("body", "ok"),
+    [
+        (_contact("1" * 64), True),
+        (_contact("1" * 65), False),
+        (_contact(name="n" * 10_000), True),
+        (_contact(name="n" * 10_001), False),
+        (_contact(email="e" * 20_000), False),
+        ({**_contact(), "unknownField": ["x" * 10_001]}, False),  # unknown fields count too
+        ({**_contact(), "k" * 10_001: 1}, False),
+    ],
+)
+async def test_request_body_strings_are_bounded(
+    make_client: ClientFactory, body: dict[str, Any], ok: bool
+) -> None:
+    adapter = Writes()
+    client = await make_client(adapter)
+    response = await client.post("/contacts", json=body, headers=USER_HEADERS)
+    assert response.status == (200 if ok else 400), await response.text()
+    assert adapter.calls == (1 if ok else 0)
+
+
+async def test_call_event_phone_numbers_are_bounded(make_client: ClientFactory) -> None:
+    adapter = Writes()
+    client = await make_client(adapter)
+    event = {
+        "id": "call-1",
+        "startTime": 1,
+        "direction": "IN",
+        "participants": [{"type": "remote", "phoneNumber": "+49" + "1" * 100}],
+        "note": "",
+        "state": "CONNECTED",
+    }
+    response = await client.post("/events/calls", json=event, headers=USER_HEADERS)
+    assert response.status == 400
+    assert "participants.0.phoneNumber" in await response.text()
+    assert adapter.calls == 0
+
+
+# --- Hypothesis properties of path ids (SPEC 3.5)
+
+
+def id_is_acceptable(value: str) -> bool:
+    """SPEC 3.5, written out: not empty, `.` or `..`; no `/ \\ ? #`; no control character."""
+    if value in {"", ".", ".."}:
+        return False
+    return not any(
+        char in "/\\?#" or ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in value
+    )
+
+
+class RecordingBridge(Adapter):
+    """Records the ids its single-contact routes are handed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def get_contact(self, config: Config, id: str, type: IntegrationEntityType) -> Any:
+        self.seen.append(id)
+        return {"id": id, "phoneNumbers": []}
+
+    async def delete_contact(self, config: Config, id: str) -> None:
+        self.seen.append(id)
+
+    async def get_entity(self, config: Config, id: str, type: IntegrationEntityType) -> Any:
+        self.seen.append(f"{type}:{id}")
+        return None
+
+    async def get_entities_for_contact(self, config: Config, contact_id: str) -> Any:
+        self.seen.append(contact_id)
+        return []
+
+    async def get_task(self, config: Config, id: str) -> Any:
+        self.seen.append(id)
+        return {"id": id, "content": "", "createdAt": 0, "dueAt": 0, "title": ""}
+
+
+IDS = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet="./\\?#%\x00\x09\x0a\x0d\x7f\x85 ab", max_size=6),
+    st.sampled_from(["..", ".", "...", "a/../b", "%2F", "%00", "c6?x=1"]),
+)
+
+
+@BOUNDED
+@given(id=IDS, delete=st.booleans())
+async def test_path_ids_reach_the_adapter_exactly_or_are_refused(
+    make_client: ClientFactory, id: str, delete: bool
+) -> None:
+    adapter = RecordingBridge()
+    client = await make_client(adapter)
+    try:
+        encoded = quote(id, safe="")
+        if delete:
+            response = await client.delete(f"/contacts/{encoded}", headers=USER_HEADERS)
+        else:
+            response = await client.get(f"/contacts/{encoded}?type=contacts", headers=USER_HEADERS)
+        body = await response.text()
+    finally:
+        await client.close()
+
+    assert all(id_is_acceptable(seen) for seen in adapter.seen)
+    if id in {"", ".", ".."}:
+        return  # the URL itself changes (dot segments, empty segment): another route answers
+    if id_is_acceptable(id):
+        assert response.status == 200, (id, body)
+        assert adapter.seen == [id]
+    else:
+        assert (response.status, body) == (400, "Invalid id")
+        assert adapter.seen == []
+
+
+async def test_ids_with_braces_reach_the_adapter(make_client: ClientFactory) -> None:
+    """Found by the property above: aiohttp's default ``{id}`` refuses ``{`` and ``}`` (404)."""
+    adapter = RecordingBridge()
+    client = await make_client(adapter)
+    for method, path in [
+        ("GET", "/contacts/%7Ba%7D?type=contacts"),
+        ("DELETE", "/contacts/a%7B"),
+        ("GET", "/contacts/%7D/entities"),
+        ("GET", "/entity/%7Bt%7D/%7Bx%7D"),
+        ("GET", "/tasks/%7B%7D"),
+    ]:
+        response = await client.request(method, path, headers=USER_HEADERS)
+        assert response.status == 200, path
+    assert adapter.seen == ["{a}", "a{", "}", "{t}:{x}", "{}"]

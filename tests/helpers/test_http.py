@@ -422,3 +422,11 @@ async def test_next_request_may_see_how_many_items_were_collected() -> None:
     collected = await paginate(0, fetch, next_page, lambda items: items)
     assert counts == [10, 20, 30]
     assert len(collected) == 30
+
+
+async def test_rate_limiter_keys_are_bounded_in_bytes() -> None:
+    limiter = RateLimiter(10, 1.0, max_key_bytes=1024 * 1024)
+    for index in range(500):
+        await limiter.wait(f"{index:04d}" + "k" * 8000)  # 8 KB provider keys
+    assert limiter._limiters.size <= 1024 * 1024
+    assert len(limiter._limiters) < 500

@@ -1,12 +1,35 @@
-"""The suite's own layout: no test module imports another; shared names come from support."""
+"""The suite's own layout: ``tests/`` mirrors the package, no test module imports another,
+shared names come from support."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import integration_bridge
+
 TESTS = Path(__file__).resolve().parents[1]
+PACKAGE = Path(integration_bridge.__file__).resolve().parent
 SUPPORT = "tests.support"
+WHOLE_PROJECT = "project"
+"""The directory of ``tests/`` for checks of the whole project, which mirror no module."""
+
+
+def misplaced_test_files(tests: Path, package: Path) -> list[str]:
+    """Test files (outside the whole-project directory) whose mirrored module does not exist.
+
+    ``tests/<path>/test_<name>.py`` tests ``<package>/<path>/<name>.py`` or the
+    subpackage ``<package>/<path>/<name>/``.
+    """
+    found: list[str] = []
+    for path in sorted(tests.rglob("test_*.py")):
+        relative = path.relative_to(tests)
+        if relative.parts[0] == WHOLE_PROJECT:
+            continue
+        module = package / relative.parent / relative.stem.removeprefix("test_")
+        if not (module.with_suffix(".py").is_file() or (module / "__init__.py").is_file()):
+            found.append(relative.as_posix())
+    return found
 
 
 def imported_test_modules(path: Path) -> list[str]:
@@ -56,3 +79,26 @@ def test_the_walk_finds_what_it_forbids(tmp_path: Path) -> None:
         ".conftest",
         "tests.routes.test_basic",
     ]
+
+
+def test_tests_mirror_the_package() -> None:
+    assert misplaced_test_files(TESTS, PACKAGE) == []
+
+
+def test_the_mirror_rule_finds_a_misplaced_file(tmp_path: Path) -> None:
+    package, tests = tmp_path / "package", tmp_path / "tests"
+    for name in ("cache/__init__.py", "cache/redis.py", "phone.py"):
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).touch()
+    for name in (
+        "test_phone.py",
+        "test_cache.py",  # the subpackage
+        "cache/test_redis.py",
+        "cache/test_redis_tls.py",  # no such module
+        "test_redis.py",  # redis.py lives in cache/
+        "project/test_fuzz.py",  # whole-project checks mirror nothing
+        "cache/counting_bridge.py",  # not a test file
+    ):
+        (tests / name).parent.mkdir(parents=True, exist_ok=True)
+        (tests / name).touch()
+    assert misplaced_test_files(tests, package) == ["cache/test_redis_tls.py", "test_redis.py"]
