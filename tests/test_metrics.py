@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from integration_bridge import (
     get_fresh_access_token,
 )
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
+from integration_bridge.testing.redis_server import free_port
 from tests.support import CONTACTS_TOPIC, USER_HEADERS, pubsub_settings, subscription
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,9 +156,7 @@ def _get(url: str) -> str:
 
 def test_every_worker_reaches_the_scrape(tmp_path: Path) -> None:
     """With --workers 2 each scrape, whichever worker answers it, counts every request."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "LOG_LEVEL": "ERROR", "METRICS_ENABLED": "true", "TMPDIR": str(tmp_path)}
     env.pop("PUBSUB_EMULATOR_HOST", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

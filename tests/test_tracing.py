@@ -6,7 +6,6 @@ import asyncio
 import io
 import logging
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from integration_bridge import Adapter, Config, Settings, SettingsError, create_app
 from integration_bridge.logging import JsonFormatter
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
+from integration_bridge.testing.redis_server import free_port
 from tests.support import (
     CONTACTS_TOPIC,
     EVENTS_TOPIC,
@@ -304,9 +304,7 @@ async def test_cli_bridge_exports_spans_configured_by_otel_variables(
     receiver: OtlpReceiver,
 ) -> None:
     """``python -m integration_bridge run`` with only OTEL_* set: spans arrive while it runs."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "LOG_LEVEL": "ERROR",

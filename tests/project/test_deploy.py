@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import yaml
 from integration_bridge import Adapter, Settings, create_app
 from integration_bridge.cli import load_adapter
 from integration_bridge.scaffold import generate
+from integration_bridge.testing.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "examples" / "deploy"
@@ -164,9 +164,7 @@ def test_the_image_command_handles_sigterm_as_pid_1() -> None:
     command = re.search(r"^CMD (\[.*\])$", (DEPLOY / "Dockerfile").read_text(), re.M)
     assert command is not None
     words = yaml.safe_load(command.group(1))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
