@@ -23,6 +23,8 @@ from integration_bridge.testing import user_headers
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 
 __all__ = [
+    "API_KEY",
+    "API_URL",
     "BOUNDED",
     "CALL",
     "CONTACTS_TOPIC",
@@ -32,10 +34,12 @@ __all__ = [
     "PROJECT",
     "TOKEN",
     "USER_HEADERS",
+    "USER_ID",
     "ClientFactory",
     "EmptyAdapter",
     "OtlpReceiver",
     "ReceivedSpan",
+    "headers_with",
     "pubsub_settings",
     "send_raw",
     "subscription",
@@ -44,13 +48,21 @@ __all__ = [
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 """``await make_client(adapter, **settings)`` (the ``make_client`` fixture)."""
 
-USER_HEADERS = user_headers(
-    user_id="user-1",
-    api_key="key-0123456789abcdef",
-    api_url="https://crm.example.com",
-    locale="de-DE",
-)
-"""The ``x-*`` headers of one user, made by the shipped test kit."""
+USER_ID = "user-1"
+API_KEY = "key-0123456789abcdef"
+API_URL = "https://crm.example.com"
+
+
+def headers_with(**changes: str | None) -> dict[str, str]:
+    """The headers of `USER_HEADERS` with some changed: `user_headers`' keywords, ``None``
+    leaves a header out (``headers_with(api_key="k2")``, ``headers_with(user_id=None)``)."""
+    user: dict[str, str | None] = {"user_id": USER_ID, "api_key": API_KEY, "api_url": API_URL}
+    return user_headers(**{**user, **changes})
+
+
+USER_HEADERS = headers_with()
+"""The ``x-*`` headers of one user (`USER_ID`, `API_KEY`, `API_URL`, locale ``de-DE``),
+made by the shipped test kit."""
 
 
 class EmptyAdapter(Adapter):

@@ -19,6 +19,7 @@ from integration_bridge.logging import (
     _PlainFormatter,
     request_headers_var,
 )
+from integration_bridge.testing import API_KEY_HEADER, USER_ID_HEADER
 from tests.support import ClientFactory, send_raw
 
 
@@ -32,7 +33,7 @@ def _record(message: str, *args: Any, **extra: Any) -> logging.LogRecord:
 def test_request_writer_escapes_what_it_cannot_encode(plain: bool) -> None:
     stream = io.BytesIO()
     writer = RequestLogWriter(stream, plain=plain)
-    headers = {"x-user-id": "user\udcff\r\nFAKE", "x-provider-key": "k\udcfe" * 20}
+    headers = {USER_ID_HEADER: "user\udcff\r\nFAKE", API_KEY_HEADER: "k\udcfe" * 20}
     writer.write("GET", "/contacts/a\r\n12:00:00 INFO    forged", 404, 1.0, headers)
     writer.flush()
     data = stream.getvalue()
@@ -159,12 +160,12 @@ log_request("GET", "/contacts", 200, 1.5, {"x-user-id": "u"})
 
 def test_api_key_is_anonymized_when_present_and_omitted_when_absent() -> None:
     log = logging.getLogger("tests.logging")
-    token = request_headers_var.set({"x-user-id": "u1", "x-provider-key": "secret-0123456789"})
+    token = request_headers_var.set({USER_ID_HEADER: "u1", API_KEY_HEADER: "secret-0123456789"})
     try:
         with_key = _line(log.makeRecord(log.name, logging.INFO, "f", 1, "hello", (), None))
     finally:
         request_headers_var.reset(token)
-    token = request_headers_var.set({"x-user-id": "u1"})
+    token = request_headers_var.set({USER_ID_HEADER: "u1"})
     try:
         without_key = _line(log.makeRecord(log.name, logging.INFO, "f", 1, "hello", (), None))
     finally:

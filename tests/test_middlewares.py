@@ -19,7 +19,15 @@ from examples.demo_bridge import DemoBridge
 from integration_bridge import Adapter, Config, ContactTemplate, ServerError, Settings, create_app
 from integration_bridge.logging import JsonFormatter
 from integration_bridge.middlewares import CONFIG_MEMO_MAX_BYTES, config_of
-from tests.support import USER_HEADERS, ClientFactory, send_raw
+from tests.support import (
+    API_KEY,
+    API_URL,
+    USER_HEADERS,
+    USER_ID,
+    ClientFactory,
+    headers_with,
+    send_raw,
+)
 
 
 class Failing(Adapter):
@@ -217,9 +225,8 @@ async def test_log_lines_carry_user_id_and_no_full_key(
     ]
     assert lines, "expected log lines"
     assert all(line.get("userId") == "user-1" for line in lines)
-    key = USER_HEADERS["x-provider-key"]
-    assert all(line["apiKey"] == "***" + key[-(len(key) // 3) :] for line in lines)
-    assert all(USER_HEADERS["x-provider-key"] not in json.dumps(line) for line in lines)
+    assert all(line["apiKey"] == "***" + API_KEY[-(len(API_KEY) // 3) :] for line in lines)
+    assert all(API_KEY not in json.dumps(line) for line in lines)
 
 
 async def test_custom_routes_and_sub_apps(aiohttp_client: Any) -> None:
@@ -660,13 +667,13 @@ async def test_config_memo_is_bounded_in_bytes(make_client: ClientFactory) -> No
     client = await make_client(Recording())
     for index in range(1200):
         key = f"{index:06d}" + "k" * 8000
-        response = await client.get("/account/id", headers={**USER_HEADERS, "x-provider-key": key})
+        response = await client.get("/account/id", headers=headers_with(api_key=key))
         assert response.status == 200
     memo = middlewares._CONFIGS
     assert memo.size <= CONFIG_MEMO_MAX_BYTES
     assert len(memo) < 1200
     # The most recent callers are still shared.
-    assert memo.get(("user-1", f"{1199:06d}" + "k" * 8000, USER_HEADERS["x-provider-url"], "de-DE"))
+    assert memo.get((USER_ID, f"{1199:06d}" + "k" * 8000, API_URL, "de-DE"))
 
 
 def test_config_of_shares_one_object_for_equal_headers() -> None:
@@ -675,7 +682,7 @@ def test_config_of_shares_one_object_for_equal_headers() -> None:
     first = config_of(make_mocked_request("GET", "/", headers=USER_HEADERS))
     second = config_of(make_mocked_request("GET", "/", headers=USER_HEADERS))
     assert first is second
-    assert first.api_key == USER_HEADERS["x-provider-key"]
+    assert first.api_key == API_KEY
 
 
 async def test_the_header_check_is_the_same_on_every_repeat(make_client: ClientFactory) -> None:
@@ -697,7 +704,7 @@ async def test_header_check_memo_is_bounded_in_bytes(make_client: ClientFactory)
     client = await make_client(Recording())
     for index in range(300):
         key = f"{index:06d}" + "k" * 8000
-        response = await client.get("/account/id", headers={**USER_HEADERS, "x-provider-key": key})
+        response = await client.get("/account/id", headers=headers_with(api_key=key))
         assert response.status == 200
     memo = middlewares._HEADER_CHECKS
     assert memo.size <= middlewares.HEADER_CHECK_MEMO_MAX_BYTES

@@ -8,7 +8,7 @@ from typing import Any
 from examples.fake_crm import generate_contacts
 from integration_bridge import Adapter, Config, phone
 from integration_bridge.appkeys import PHONE_POOL
-from tests.support import USER_HEADERS, ClientFactory
+from tests.support import ClientFactory, headers_with
 
 
 class BigBooks(Adapter):
@@ -19,9 +19,7 @@ class BigBooks(Adapter):
 
 
 async def _contacts(client: Any, key: str) -> bytes:
-    response = await client.get(
-        "/contacts", headers={**USER_HEADERS, "x-provider-key": key, "x-provider-locale": "en-US"}
-    )
+    response = await client.get("/contacts", headers=headers_with(api_key=key, locale="en-US"))
     assert response.status == 200
     assert "X-Fetching-State" not in response.headers
     return bytes(await response.read())

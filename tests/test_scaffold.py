@@ -17,6 +17,7 @@ import pytest
 
 from integration_bridge.cli import main
 from integration_bridge.scaffold import ScaffoldError, generate, names_for
+from integration_bridge.testing import user_headers
 from integration_bridge.testing.redis_server import free_port
 
 
@@ -83,11 +84,7 @@ def test_new_bridge_passes_its_checks_and_serves(tmp_path: Path, mypy_cache: Pat
 
     # Its README commands: the fake CRM by hand and the bridge with --reload.
     with served(project) as (crm_port, bridge_port):
-        headers = {
-            "x-user-id": "u1",
-            "x-provider-key": "t1",
-            "x-provider-url": f"http://127.0.0.1:{crm_port}",
-        }
+        headers = user_headers(user_id="u1", api_key="t1", api_url=f"http://127.0.0.1:{crm_port}")
         get(f"http://127.0.0.1:{crm_port}/v1/me", {"Authorization": "Bearer t1"})
         contacts = json.loads(get(f"http://127.0.0.1:{bridge_port}/contacts", headers))
         assert [c["firstName"] for c in contacts][:2] == ["Ada", "Grace"]

@@ -23,6 +23,7 @@ from integration_bridge.logging import JsonFormatter
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 from integration_bridge.testing.redis_server import free_port
 from tests.support import (
+    API_KEY,
     CONTACTS_TOPIC,
     EVENTS_TOPIC,
     USER_HEADERS,
@@ -207,8 +208,7 @@ async def test_redis_commands_are_spans(
     commands = [span for span in receiver.spans if span.attributes.get("db.system") == "redis"]
     assert {span.name for span in commands} >= {"MGET", "SET"}
     # Redis keys are provider keys: statements are sent with their arguments masked.
-    key = USER_HEADERS["x-provider-key"]
-    assert not any(key in str(span.attributes) for span in receiver.spans)
+    assert not any(API_KEY in str(span.attributes) for span in receiver.spans)
     assert all(span.trace_id == server.trace_id for span in commands)
 
 

@@ -12,7 +12,8 @@
         assert response.status == 200
 
 * `bridge_client` / `user_headers`: a test client of the full bridge, the
-  ``x-*`` headers of one user.
+  ``x-*`` headers of one user (``USER_ID_HEADER``, ``API_KEY_HEADER``,
+  ``API_URL_HEADER``, ``LOCALE_HEADER`` name them).
 * `FakeCrm`: a CRM HTTP API on loopback built per test (routes, paged
   collections, injected 429/5xx, an OAuth2 authorization server).
 * `oauth2_login`: redirect → consent → callback → token through the bridge,
@@ -31,11 +32,22 @@ from collections.abc import Callable
 from typing import Any
 
 from integration_bridge.adapter import Adapter
-from integration_bridge.testing.client import bridge_client, user_headers
+from integration_bridge.testing.client import (
+    API_KEY_HEADER,
+    API_URL_HEADER,
+    LOCALE_HEADER,
+    USER_ID_HEADER,
+    bridge_client,
+    user_headers,
+)
 from integration_bridge.testing.fake_crm import Failure, FakeCrm, RecordedRequest
 from integration_bridge.testing.oauth2 import OAuth2Login, oauth2_login
 
 __all__ = [
+    "API_KEY_HEADER",
+    "API_URL_HEADER",
+    "LOCALE_HEADER",
+    "USER_ID_HEADER",
     "Failure",
     "FakeCrm",
     "OAuth2Login",

@@ -15,10 +15,10 @@ from integration_bridge.appkeys import STORAGE
 from integration_bridge.cache.contacts import cache_state_key
 from integration_bridge.cache.storage import Blob
 from integration_bridge.testing import bridge_client, user_headers
-from tests.support import BOUNDED, USER_HEADERS, ClientFactory
+from tests.support import API_KEY, BOUNDED, USER_HEADERS, ClientFactory, headers_with
 
-HEADERS = user_headers(api_key="cache-rules-key-0123456789")
-KEY = HEADERS["x-provider-key"]
+KEY = "cache-rules-key-0123456789"
+HEADERS = user_headers(api_key=KEY)
 CACHED = [{"id": "1", "name": "Ada", "phoneNumbers": []}]
 
 
@@ -104,7 +104,7 @@ class ByUrl(Adapter):
 
 
 def _keyless(url: str) -> dict[str, str]:
-    return {"x-user-id": url, "x-provider-url": url}
+    return user_headers(user_id=url, api_key=None, api_url=url)
 
 
 async def test_keyless_callers_never_share_a_list(make_client: ClientFactory) -> None:
@@ -139,7 +139,7 @@ async def test_reserved_key_prefixes_are_400(
     adapter = ByUrl()
     client = await make_client(adapter)
     storage = client.app[STORAGE]
-    victim = USER_HEADERS["x-provider-key"]
+    victim = API_KEY
     response = await client.get("/contacts", headers=USER_HEADERS)
     assert response.status == 200
     state_before = await storage.get(f"cache-state:{victim}")
@@ -148,7 +148,7 @@ async def test_reserved_key_prefixes_are_400(
         method,
         path,
         json={"phoneNumbers": []},
-        headers={**USER_HEADERS, "x-provider-key": f"{prefix}{victim}"},
+        headers=headers_with(api_key=f"{prefix}{victim}"),
     )
     assert response.status == 400
     assert "reserved prefix" in await response.text()
@@ -226,10 +226,7 @@ class KeyEchoBridge(Adapter):
 
 
 def headers(key: str | None, user: str = "u", url: str = "") -> dict[str, str]:
-    found = {"x-user-id": user, "x-provider-url": url}
-    if key is not None:
-        found["x-provider-key"] = key
-    return found
+    return user_headers(user_id=user, api_key=key, api_url=url)
 
 
 @FEWER

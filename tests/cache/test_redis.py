@@ -34,7 +34,7 @@ from integration_bridge import Adapter, Config, Settings, SettingsError, create_
 from integration_bridge.cache.redis import RedisStorage, decode_value, encode_value
 from integration_bridge.cache.storage import Blob, StorageUnavailable
 from integration_bridge.testing.redis_server import RedisServer, free_port
-from tests.support import USER_HEADERS
+from tests.support import API_KEY, USER_HEADERS, headers_with
 
 # Written the original way: base64(zlib.deflate(JSON.stringify(value))).
 ORIGINAL_LIST = "eJyLrlbKTFGyUjJU0lHKS8xNBTIdUxIVfPLLUnMSk1OBogUZ+XmpfqW5SalFxUpW0bG1sQCbnxCp"
@@ -442,7 +442,7 @@ async def test_replicas_share_the_cache_over_tls(
     assert [c["id"] for c in await response.json()] == ["1"]  # from Redis, not its own CRM
     assert (first.fetches, second.fetches) == (1, 0)
     with tls_redis.client() as client:
-        assert client.exists(USER_HEADERS["x-provider-key"])
+        assert client.exists(API_KEY)
 
 
 def secrets_in(records: list[logging.LogRecord], *secrets: str) -> list[str]:
@@ -489,7 +489,7 @@ async def test_an_outage_never_reveals_the_url(
     assert (await client.get("/contacts", headers=USER_HEADERS)).status == 200
     server.stop()
     await asyncio.sleep(0.05)
-    response = await client.get("/contacts", headers={**USER_HEADERS, "x-provider-key": "k2"})
+    response = await client.get("/contacts", headers=headers_with(api_key="k2"))
     assert response.status == 200
     assert any(r.name == "integration_bridge.redis" for r in caplog.records)
     assert secrets_in(caplog.records, ACL_PASSWORD, server.url()) == []
@@ -519,7 +519,7 @@ def test_tls_settings_from_the_environment(tmp_path: Path) -> None:
 # --- GET /contacts on a shared Redis: compatibility, one fetch across replicas, outages.
 
 
-KEY = USER_HEADERS["x-provider-key"]
+KEY = API_KEY
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -658,7 +658,7 @@ async def test_redis_killed_under_load_fails_no_request(
 
     async def user(client: TestClient[Any, Any], key: str) -> None:
         while not stop.is_set():
-            headers = {**USER_HEADERS, "x-provider-key": key}
+            headers = headers_with(api_key=key)
             response = await client.get("/contacts", headers=headers)
             statuses.append(response.status)
             await response.read()
@@ -759,7 +759,7 @@ def test_four_processes_fetch_a_missing_or_stale_key_once(redis_server: RedisSer
 
 
 def fetch_status(port: int, key: str = KEY) -> int:
-    headers = {**USER_HEADERS, "x-provider-key": key}
+    headers = headers_with(api_key=key)
     request = urllib.request.Request(f"http://127.0.0.1:{port}/contacts", headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         status: int = response.status

@@ -27,7 +27,7 @@ from integration_bridge.cache.storage import Blob, MemoryStorage
 from integration_bridge.cache.token import TokenCache
 from integration_bridge.helpers import TokenSet
 from integration_bridge.testing.redis_server import RedisServer
-from tests.support import USER_HEADERS
+from tests.support import USER_HEADERS, headers_with
 
 CONFIG = Config(user_id="u1", api_key="provider-key-1")
 
@@ -284,7 +284,7 @@ async def test_without_oauth2_tokens_are_cached_in_process(aiohttp_client: Any) 
         assert await (await client.get("/account/id", headers=USER_HEADERS)).json() == "token-1"
     assert bridge.refresh.calls == 1
     assert app[TOKEN_CACHE].storage is not app[STORAGE]  # never in the shared store
-    other = {**USER_HEADERS, "x-provider-key": "another-key-0123456789"}
+    other = headers_with(api_key="another-key-0123456789")
     assert await (await client.get("/account/id", headers=other)).json() == "token-2"
 
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from examples.demo_bridge import DemoBridge
 from integration_bridge import Settings, create_app
 from integration_bridge.testing import oauth2_login
-from tests.support import USER_HEADERS
+from tests.support import USER_HEADERS, headers_with
 
 
 async def demo(aiohttp_client: Any) -> tuple[TestClient[Any, Any], DemoBridge]:
@@ -49,7 +49,7 @@ async def test_single_contact_create_and_not_found(aiohttp_client: Any) -> None:
 
 async def test_invalid_token(aiohttp_client: Any) -> None:
     client, _ = await demo(aiohttp_client)
-    response = await client.get("/validate-token", headers={"x-provider-key": "invalid"})
+    response = await client.get("/validate-token", headers=headers_with(api_key="invalid"))
     assert response.status == 401
     response = await client.get("/validate-token", headers=USER_HEADERS)
     assert response.status == 200
@@ -62,7 +62,7 @@ async def test_oauth2_flow_against_the_fake_authorization_server(aiohttp_client:
     assert login.status == 200
     assert login.api_key.startswith("acc-")
     # The new key works against the CRM.
-    response = await client.get("/validate-token", headers={"x-provider-key": login.api_key})
+    response = await client.get("/validate-token", headers=headers_with(api_key=login.api_key))
     assert response.status == 200
     # Without the cookie the same kind of callback is refused as possible CSRF.
     forged = await oauth2_login(client, send_cookies=False)

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from integration_bridge import Adapter, Settings, create_app
-from tests.support import USER_HEADERS
+from tests.support import API_KEY, headers_with
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "porting.md"
 
@@ -27,7 +27,7 @@ async def test_the_ported_bridge_answers_like_the_original(
     aiohttp_client: Any, aiohttp_server: Any
 ) -> None:
     async def people(request: web.Request) -> web.Response:
-        assert request.headers["Authorization"] == f"Bearer {USER_HEADERS['x-provider-key']}"
+        assert request.headers["Authorization"] == f"Bearer {API_KEY}"
         person = {"id": 7, "first_name": "Ada", "last_name": "L", "phone": "0211 123456"}
         return web.json_response({"people": [person]})
 
@@ -39,7 +39,7 @@ async def test_the_ported_bridge_answers_like_the_original(
     crm.router.add_get("/api/me", me)
     server = await aiohttp_server(crm)
     api_url = str(server.make_url("")).rstrip("/")
-    headers = {**USER_HEADERS, "x-provider-url": api_url}
+    headers = headers_with(api_url=api_url)
     client = await aiohttp_client(create_app(_after_bridge()(), settings=Settings()))
     contacts = await (await client.get("/contacts", headers=headers)).json()
     assert [(c["id"], c["name"], c["contactUrl"]) for c in contacts] == [
@@ -47,6 +47,6 @@ async def test_the_ported_bridge_answers_like_the_original(
     ]
     assert contacts[0]["phoneNumbers"][0]["e164"] == "+49211123456"
     assert await (await client.get("/account/id", headers=headers)).json() == "4711"
-    missing = {**USER_HEADERS, "x-provider-url": ""}
+    missing = headers_with(api_url=None)
     response = await client.get("/account/id", headers=missing)
     assert response.status == 500

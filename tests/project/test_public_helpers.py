@@ -33,9 +33,9 @@ from integration_bridge import (
     throw_and_delegate_error,
     warn_logger,
 )
-from tests.support import USER_HEADERS
+from tests.support import API_KEY, USER_HEADERS
 
-KEY = USER_HEADERS["x-provider-key"]
+KEY = API_KEY
 
 
 class ListAdapter(Adapter):

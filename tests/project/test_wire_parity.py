@@ -19,7 +19,7 @@ from integration_bridge import (
     IntegrationEntityType,
     create_app,
 )
-from tests.support import USER_HEADERS, ClientFactory
+from tests.support import USER_HEADERS, ClientFactory, headers_with
 
 CONTACT = {
     "id": "c-1",
@@ -275,7 +275,7 @@ async def test_stream_without_stream_contacts_is_501_before_the_user_id_check(
     make_client: ClientFactory,
 ) -> None:
     client = await make_client(ParityAdapter())
-    headers = {k: v for k, v in USER_HEADERS.items() if k != "x-user-id"}
+    headers = headers_with(user_id=None)
     response = await client.post("/contacts/stream", headers=headers)
     assert response.status == 501
     assert await response.text() == "Streaming contacts is not implemented"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from integration_bridge import Adapter, Config, ServerError
-from tests.support import CALL, USER_HEADERS, ClientFactory, EmptyAdapter
+from tests.support import API_KEY, API_URL, CALL, USER_HEADERS, USER_ID, ClientFactory, EmptyAdapter
 
 
 class BasicAdapter(Adapter):
@@ -86,9 +86,9 @@ async def test_connected_and_disconnected_get_the_config(make_client: ClientFact
         assert await response.read() == b""
     assert [name for name, _ in adapter.events] == ["connected", "disconnected"]
     config = adapter.events[0][1]
-    assert config.user_id == "user-1"
-    assert config.api_key == USER_HEADERS["x-provider-key"]
-    assert config.api_url == "https://crm.example.com"
+    assert config.user_id == USER_ID
+    assert config.api_key == API_KEY
+    assert config.api_url == API_URL
     assert config.locale == "de-DE"
 
 

@@ -22,9 +22,9 @@ from integration_bridge import (
 )
 from integration_bridge.appkeys import STORAGE
 from integration_bridge.cache.storage import Blob
-from tests.support import USER_HEADERS, ClientFactory
+from tests.support import API_KEY, USER_HEADERS, ClientFactory, headers_with
 
-KEY = USER_HEADERS["x-provider-key"]
+KEY = API_KEY
 
 
 def contact(id: str, number: str = "+49 157 12345678", **fields: Any) -> dict[str, Any]:
@@ -89,8 +89,9 @@ class TokenlessAdapter(ContactsAdapter):
     get_token = Adapter.get_token
 
 
-async def get_contacts(client: TestClient[Any, Any], **headers: str) -> tuple[int, Any, Any]:
-    response = await client.get("/contacts", headers={**USER_HEADERS, **headers})
+async def get_contacts(client: TestClient[Any, Any], **changes: str) -> tuple[int, Any, Any]:
+    """GET /contacts as `USER_HEADERS`' user, with `headers_with` changes."""
+    response = await client.get("/contacts", headers=headers_with(**changes))
     return response.status, await response.json(), response.headers
 
 
@@ -246,7 +247,7 @@ async def test_lists_are_cached_per_api_key(make_client: ClientFactory) -> None:
     adapter = TokenlessAdapter()
     client = await make_client(adapter)
     await get_contacts(client)
-    await get_contacts(client, **{"x-provider-key": "other-key"})
+    await get_contacts(client, api_key="other-key")
     assert adapter.calls == 2
 
 
@@ -397,9 +398,7 @@ async def test_storage_outage_warnings_are_rate_limited(
     storage.set = unavailable
     with caplog.at_level("WARNING"):
         for n in range(5):
-            response = await client.get(
-                "/contacts", headers={**USER_HEADERS, "x-provider-key": f"k{n}"}
-            )
+            response = await client.get("/contacts", headers=headers_with(api_key=f"k{n}"))
             assert response.status == 200
     skipped = [r for r in caplog.records if "Skipped" in r.getMessage()]
     assert len(skipped) == 1

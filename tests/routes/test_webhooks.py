@@ -18,7 +18,14 @@ from integration_bridge import (
 )
 from integration_bridge.appkeys import PUBLISHER
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
-from tests.support import EVENTS_TOPIC, KEYS_TOPIC, USER_HEADERS, pubsub_settings, subscription
+from tests.support import (
+    EVENTS_TOPIC,
+    KEYS_TOPIC,
+    USER_HEADERS,
+    headers_with,
+    pubsub_settings,
+    subscription,
+)
 
 EVENT = {
     "type": "CONTACT_UPDATED",
@@ -160,9 +167,7 @@ async def test_update_provider_key_publishes_and_caches(
         {"userId": "user-1", "integrationName": "test-bridge", "providerKey": "new-provider-key"}
     ]
     # The token is now cached under the new key: no second refresh.
-    response = await client.get(
-        "/account/id", headers={**USER_HEADERS, "x-provider-key": "new-provider-key"}
-    )
+    response = await client.get("/account/id", headers=headers_with(api_key="new-provider-key"))
     assert await response.json() == "access-1"
     assert adapter.refreshes == 1
 
