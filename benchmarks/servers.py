@@ -11,6 +11,7 @@ and is stopped (SIGTERM, then SIGKILL) when its ``with`` block ends::
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,11 +81,13 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], deadline: float = 
 
 
 @contextmanager
-def serve(command: list[str], env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Start ``python <command>`` on a free port (``{port}`` in it is replaced)."""
+def serve(
+    command: list[str], env: dict[str, str] | None = None, program: str = sys.executable
+) -> Iterator[Server]:
+    """Start ``<program> <command>`` (Python by default) on a free port (``{port}`` is replaced)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, *[part.replace("{port}", str(port)) for part in command]],
+        [program, *[part.replace("{port}", str(port)) for part in command]],
         cwd=ROOT,
         env=server_env(port, env),
         stdout=subprocess.DEVNULL,
@@ -110,6 +113,29 @@ def bridge(env: dict[str, str] | None = None, workers: int = 1) -> AbstractConte
 def baseline(contacts: int) -> AbstractContextManager[Server]:
     """The bare aiohttp server sending the bytes the bridge sends for ``contacts``."""
     return serve(["-m", "benchmarks.baseline", "--port", "{port}", "--contacts", str(contacts)])
+
+
+ORIGINAL = ROOT / "benchmarks" / "original"
+"""The original framework's cold path re-created on its own stack (Node.js, Express)."""
+
+
+def original_missing() -> str | None:
+    """Why `original` cannot start here (no Node.js), or None; installs its packages once."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "Node.js and npm are not installed"
+    if not (ORIGINAL / "node_modules").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
+            cwd=ORIGINAL,
+            check=True,
+            timeout=600,
+        )
+    return None
+
+
+def original(lists: Path) -> AbstractContextManager[Server]:
+    """The original's cold GET /contacts (`benchmarks/original/server.js`) for a lists file."""
+    return serve([str(ORIGINAL / "server.js")], {"BENCH_LISTS": str(lists)}, program="node")
 
 
 def headers_for(key: str, gzip: bool = False) -> dict[str, str]:
