@@ -95,12 +95,25 @@ _PRIMED_SLICE = 2000
 
 
 async def prepare_contacts_in(pool: PhoneParsePool, data: Any, locale: str) -> list[dict[str, Any]]:
-    """`prepare_contacts`, with the new numbers of a large list parsed on several cores."""
-    contacts = validate_contacts(data)
+    """`prepare_contacts`, with the new numbers of a large list parsed on several cores.
+
+    The workers get the first slice's numbers straight from the adapter's
+    answer and parse them while this process validates the list.
+    """
+    first = pool.start(data[:_PRIMED_SLICE], locale) if isinstance(data, list | tuple) else None
+    try:
+        contacts = validate_contacts(data)
+    except ServerError:
+        if first is not None:
+            first.cancel()
+        raise
     prepared: list[dict[str, Any]] = []
     for start in range(0, len(contacts), _PRIMED_SLICE):
         part = contacts[start : start + _PRIMED_SLICE]
-        await pool.prime(part, locale)
+        if first is not None:
+            await first.finish()
+            first = None
+        await pool.prime(part, locale)  # what the raw answer did not show (models, later slices)
         prepared.extend(sanitize_contact(contact, locale) for contact in part)
     return prepared
 
