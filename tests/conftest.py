@@ -34,6 +34,7 @@ from tests.support import (
     KEYS_TOPIC,
     MIRROR_TOPIC,
     ClientFactory,
+    OtlpReceiver,
     subscription,
 )
 
@@ -57,6 +58,15 @@ async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PubSubEmula
             emu.create_topic(topic)
             emu.create_subscription(subscription(topic), topic)
         yield emu
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[OtlpReceiver]:
+    """An OTLP/HTTP trace receiver on loopback."""
+    otlp = OtlpReceiver()
+    await otlp.start()
+    yield otlp
+    await otlp.close()
 
 
 @pytest.fixture(scope="session")

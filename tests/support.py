@@ -4,8 +4,12 @@ from another test module or from ``conftest.py``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import io
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from integration_bridge import Adapter, Settings
+from integration_bridge import Adapter, CallEvent, Config, ContactTemplate, ContactUpdate, Settings
 from integration_bridge.testing import user_headers
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 
@@ -31,18 +35,25 @@ __all__ = [
     "EVENTS_TOPIC",
     "KEYS_TOPIC",
     "MIRROR_TOPIC",
+    "PARENT_ID",
     "PROJECT",
+    "ROOT",
     "TOKEN",
+    "TRACEPARENT",
+    "TRACE_ID",
     "USER_HEADERS",
     "USER_ID",
     "ClientFactory",
     "EmptyAdapter",
     "OtlpReceiver",
     "ReceivedSpan",
+    "Writes",
     "headers_with",
+    "logged_lines",
     "pubsub_settings",
     "send_raw",
     "subscription",
+    "wire_contact",
 ]
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -65,8 +76,58 @@ USER_HEADERS = headers_with()
 made by the shipped test kit."""
 
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The project's root: the working directory of the bridge processes tests start."""
+
+
 class EmptyAdapter(Adapter):
     """Implements nothing: every route answers its 501."""
+
+
+class Writes(Adapter):
+    """Counts the calls of its write routes (contacts, call events) and answers each."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def create_contact(self, config: Config, contact: ContactTemplate) -> Any:
+        self.calls += 1
+        return {"id": "new", **contact.to_wire()}
+
+    async def update_contact(self, config: Config, id: str, contact: ContactUpdate) -> Any:
+        self.calls += 1
+        return contact.to_wire()
+
+    async def handle_call_event(self, config: Config, event: CallEvent) -> str:
+        self.calls += 1
+        return "ref"
+
+
+def wire_contact(id: str, **fields: Any) -> dict[str, Any]:
+    """A contact with every field the bridge answers: ``name`` to ``avatarUrl`` null and
+    no phone numbers, unless ``fields`` say otherwise."""
+    nulls = ("name", "firstName", "lastName", "email", "organization", "contactUrl", "avatarUrl")
+    return {"id": id, **dict.fromkeys(nulls), "phoneNumbers": [], **fields}
+
+
+@contextlib.contextmanager
+def logged_lines(
+    name: str, formatter: logging.Formatter, level: int = logging.INFO
+) -> Iterator[io.StringIO]:
+    """What logger ``name`` writes inside the block, formatted by ``formatter``, at
+    ``level`` or above (read the stream after the block)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(name)
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
 
 
 async def send_raw(client: TestClient[Any, Any], data: bytes) -> tuple[int, bytes]:
@@ -105,6 +166,11 @@ CALL: dict[str, Any] = {
     "state": "CONNECTED",
 }
 """A call event body as the platform sends it."""
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+"""A sampled W3C ``traceparent`` of trace `TRACE_ID` with parent span `PARENT_ID`."""
 
 # -- Pub/Sub ---------------------------------------------------------------------------
 

@@ -17,8 +17,7 @@ import pytest
 from aiohttp import web
 
 from integration_bridge.testing.redis_server import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -20,7 +20,7 @@ from integration_bridge.logging import (
     request_headers_var,
 )
 from integration_bridge.testing import API_KEY_HEADER, USER_ID_HEADER
-from tests.support import ClientFactory, send_raw
+from tests.support import ClientFactory, logged_lines, send_raw
 
 
 def _record(message: str, *args: Any, **extra: Any) -> logging.LogRecord:
@@ -72,23 +72,13 @@ def test_plain_lines_escape_control_characters() -> None:
 
 
 async def test_crlf_in_a_path_cannot_forge_a_plain_line(make_client: ClientFactory) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(_PlainFormatter())
-    logger = logging.getLogger("integration_bridge.http")
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with logged_lines("integration_bridge.http", _PlainFormatter()) as stream:
         client = await make_client(Adapter())
         status, _ = await send_raw(
             client,
             b"GET /nothing%0d%0a00:00:00%20ERROR%20forged HTTP/1.1\r\nHost: b\r\n"
             b"Connection: close\r\n\r\n",
         )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
     assert status == 404
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1

@@ -26,9 +26,8 @@ from integration_bridge import (
 )
 from integration_bridge.testing.pubsub_emulator import PubSubEmulator
 from integration_bridge.testing.redis_server import free_port
-from tests.support import CONTACTS_TOPIC, USER_HEADERS, pubsub_settings, subscription
+from tests.support import CONTACTS_TOPIC, ROOT, USER_HEADERS, pubsub_settings, subscription
 
-ROOT = Path(__file__).resolve().parent.parent
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import io
 import json
 import logging
 from typing import Any
@@ -25,7 +24,9 @@ from tests.support import (
     USER_HEADERS,
     USER_ID,
     ClientFactory,
+    Writes,
     headers_with,
+    logged_lines,
     send_raw,
 )
 
@@ -341,15 +342,6 @@ async def test_open_cors_in_production_warns_at_start_up(
 # --- Errors that are the caller's fault: a precise 4xx, logged without a traceback.
 
 
-class Writes(Adapter):
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def create_contact(self, config: Config, contact: ContactTemplate) -> Any:
-        self.calls += 1
-        return {"id": "new", **contact.to_wire()}
-
-
 def _no_traceback_or_error(caplog: pytest.LogCaptureFixture) -> None:
     for record in caplog.records:
         assert record.exc_info is None, record.getMessage()
@@ -639,19 +631,9 @@ async def test_clean_non_ascii_headers_still_work(make_client: ClientFactory) ->
 async def test_the_refused_request_is_still_logged_as_one_json_line(
     make_client: ClientFactory,
 ) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("integration_bridge.http")
-    logger.addHandler(handler)
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with logged_lines("integration_bridge.http", JsonFormatter()) as stream:
         client = await make_client(Recording())
         status, _ = await send_raw(client, _post_contact(b"x-user-id", b"user\xff"))
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(old_level)
     assert status == 400
     lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
     request_lines = [line for line in lines if line["message"].startswith("[request]")]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,17 +24,18 @@ from tests.support import (
     API_KEY,
     CONTACTS_TOPIC,
     EVENTS_TOPIC,
+    PARENT_ID,
+    ROOT,
+    TRACE_ID,
+    TRACEPARENT,
     USER_HEADERS,
     OtlpReceiver,
+    logged_lines,
     pubsub_settings,
     subscription,
     wait_healthy,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-PARENT_ID = "00f067aa0ba902b7"
-TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
 SERVER, CLIENT, PRODUCER = 2, 3, 4  # OTLP span kinds
 
 _bridge_log = logging.getLogger("tests.tracing.bridge")
@@ -67,14 +66,6 @@ class TracedAdapter(Adapter):
     async def stream_contacts(self, config: Config) -> AsyncIterator[list[dict[str, Any]]]:
         yield [contact("1")]
         yield [contact("2")]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[OtlpReceiver]:
-    otlp = OtlpReceiver()
-    await otlp.start()
-    yield otlp
-    await otlp.close()
 
 
 @pytest.fixture
@@ -215,17 +206,11 @@ async def test_redis_commands_are_spans(
 async def test_log_lines_in_a_traced_request_carry_cloud_logging_fields(
     aiohttp_client: Any, receiver: OtlpReceiver
 ) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    _bridge_log.addHandler(handler)
-    try:
+    with logged_lines(_bridge_log.name, JsonFormatter()) as stream:
         client = await aiohttp_client(create_app(TracedAdapter(), settings=traced(receiver)))
         headers = {**USER_HEADERS, "traceparent": TRACEPARENT}
         assert (await client.get("/contacts", headers=headers)).status == 200
         await client.close()
-    finally:
-        _bridge_log.removeHandler(handler)
     line = orjson.loads(stream.getvalue().splitlines()[0])
     fetch = receiver.one("adapter.get_contacts")
     assert line["severity"] == "WARNING"

@@ -15,10 +15,7 @@ from hypothesis import strategies as st
 from examples.demo_bridge import DemoBridge
 from integration_bridge import (
     Adapter,
-    CallEvent,
     Config,
-    ContactTemplate,
-    ContactUpdate,
     IntegrationEntityType,
     ServerError,
     Settings,
@@ -26,7 +23,7 @@ from integration_bridge import (
 )
 from integration_bridge import phone as phone_module
 from integration_bridge.validation import is_valid_path_id
-from tests.support import API_KEY, BOUNDED, USER_HEADERS, ClientFactory
+from tests.support import API_KEY, BOUNDED, USER_HEADERS, ClientFactory, Writes
 
 
 class Recording(Adapter):
@@ -180,23 +177,6 @@ async def test_delete_with_a_query_in_the_id_deletes_nothing(aiohttp_client: Any
 
 
 # --- Overlong strings in request bodies: refused before the adapter, never memoized.
-
-
-class Writes(Adapter):
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def create_contact(self, config: Config, contact: ContactTemplate) -> Any:
-        self.calls += 1
-        return {"id": "new", **contact.to_wire()}
-
-    async def update_contact(self, config: Config, id: str, contact: ContactUpdate) -> Any:
-        self.calls += 1
-        return contact.to_wire()
-
-    async def handle_call_event(self, config: Config, event: CallEvent) -> str:
-        self.calls += 1
-        return "ref"
 
 
 def _contact(number: str = "+49 157 12345678", **fields: Any) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from integration_bridge import Adapter, Config, Settings, SettingsError, create_
 from integration_bridge.cache.redis import RedisStorage, decode_value, encode_value
 from integration_bridge.cache.storage import Blob, StorageUnavailable
 from integration_bridge.testing.redis_server import RedisServer, free_port
-from tests.support import API_KEY, USER_HEADERS, headers_with
+from tests.support import API_KEY, USER_HEADERS, headers_with, wire_contact
 
 # Written the original way: base64(zlib.deflate(JSON.stringify(value))).
 ORIGINAL_LIST = "eJyLrlbKTFGyUjJU0lHKS8xNBTIdUxIVfPLLUnMSk1OBogUZ+XmpfqW5SalFxUpW0bG1sQCbnxCp"
@@ -554,19 +554,7 @@ async def replica(
 async def test_serves_entries_written_by_the_original(
     aiohttp_client: Any, redis_url: str, redis_server: RedisServer
 ) -> None:
-    cached: list[dict[str, Any]] = [
-        {
-            "id": "ts-1",
-            "name": "From TypeScript",
-            "firstName": None,
-            "lastName": None,
-            "email": None,
-            "organization": None,
-            "contactUrl": None,
-            "avatarUrl": None,
-            "phoneNumbers": [],
-        }
-    ]
+    cached = [wire_contact("ts-1", name="From TypeScript")]
     with redis_server.client() as client:
         client.set(KEY, encode(cached))
         client.set(

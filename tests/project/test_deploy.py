@@ -25,8 +25,8 @@ from integration_bridge import Adapter, Settings, create_app
 from integration_bridge.cli import load_adapter
 from integration_bridge.scaffold import generate
 from integration_bridge.testing.redis_server import free_port
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "examples" / "deploy"
 SETTINGS_VARIABLES = {
     name.upper()

@@ -17,7 +17,8 @@ import sysconfig
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 BRIDGE = Path(__file__).resolve().parent / "typed_bridge" / "tiny_bridge.py"
 
 

@@ -43,21 +43,14 @@ from integration_bridge import (
     create_app,
 )
 from integration_bridge.openapi import build_openapi
+from tests.support import wire_contact
 
 MAX_EXAMPLES = 12
 
 
 def _contact(id: str, number: str = "+49 157 12345678") -> dict[str, Any]:
-    return {
-        "id": id,
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "email": None,
-        "organization": None,
-        "contactUrl": None,
-        "avatarUrl": None,
-        "phoneNumbers": [{"label": "WORK", "phoneNumber": number}],
-    }
+    number_entry = {"label": "WORK", "phoneNumber": number}
+    return wire_contact(id, firstName="Ada", lastName="Lovelace", phoneNumbers=[number_entry])
 
 
 class FullBridge(Adapter):

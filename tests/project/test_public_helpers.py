@@ -33,7 +33,7 @@ from integration_bridge import (
     throw_and_delegate_error,
     warn_logger,
 )
-from tests.support import API_KEY, USER_HEADERS
+from tests.support import API_KEY, USER_HEADERS, wire_contact
 
 KEY = API_KEY
 
@@ -44,19 +44,8 @@ class ListAdapter(Adapter):
 
     async def get_contacts(self, config: Config) -> list[dict[str, Any]]:
         self.fetches += 1
-        return [
-            {
-                "id": f"c-{self.fetches}",
-                "name": "Ada",
-                "firstName": None,
-                "lastName": None,
-                "email": None,
-                "organization": None,
-                "contactUrl": None,
-                "avatarUrl": None,
-                "phoneNumbers": [{"label": "WORK", "phoneNumber": "030 1234567"}],
-            }
-        ]
+        number = {"label": "WORK", "phoneNumber": "030 1234567"}
+        return [wire_contact(f"c-{self.fetches}", name="Ada", phoneNumbers=[number])]
 
 
 # -- contact cache --------------------------------------------------------------------

@@ -19,19 +19,11 @@ from integration_bridge import (
     IntegrationEntityType,
     create_app,
 )
-from tests.support import USER_HEADERS, ClientFactory, headers_with
+from tests.support import USER_HEADERS, ClientFactory, headers_with, wire_contact
 
-CONTACT = {
-    "id": "c-1",
-    "name": "Ada",
-    "firstName": None,
-    "lastName": None,
-    "email": None,
-    "organization": None,
-    "contactUrl": None,
-    "avatarUrl": None,
-    "phoneNumbers": [{"label": "WORK", "phoneNumber": "+49 30 1234567"}],
-}
+CONTACT = wire_contact(
+    "c-1", name="Ada", phoneNumbers=[{"label": "WORK", "phoneNumber": "+49 30 1234567"}]
+)
 CALL = {
     "id": "call-1",
     "startTime": 1_700_000_000_000,

@@ -32,14 +32,15 @@ from integration_bridge.testing.redis_server import free_port
 from tests.support import (
     CONTACTS_TOPIC,
     PROJECT,
+    ROOT,
     TOKEN,
+    TRACE_ID,
+    TRACEPARENT,
     USER_HEADERS,
     OtlpReceiver,
     subscription,
     wait_healthy,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class StreamingAdapter(Adapter):
@@ -465,18 +466,6 @@ async def test_log_trace_field_names_the_project_found_on_the_metadata_server(
 # Topic names and no key file: the credentials come from a fake metadata server,
 # the emulator stands in for Google's endpoint and refuses requests without the
 # bearer token, tracing exports to an OTLP receiver and ``/metrics`` is on.
-
-
-TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[OtlpReceiver]:
-    otlp = OtlpReceiver()
-    await otlp.start()
-    yield otlp
-    await otlp.close()
 
 
 async def test_cli_bridge_streams_to_google_with_traces_and_metrics(

@@ -22,24 +22,16 @@ from integration_bridge import (
 )
 from integration_bridge.appkeys import STORAGE
 from integration_bridge.cache.storage import Blob
-from tests.support import API_KEY, USER_HEADERS, ClientFactory, headers_with
+from tests.support import API_KEY, USER_HEADERS, ClientFactory, headers_with, wire_contact
 
 KEY = API_KEY
 
 
 def contact(id: str, number: str = "+49 157 12345678", **fields: Any) -> dict[str, Any]:
-    return {
-        "id": id,
-        "name": None,
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "email": None,
-        "organization": None,
-        "contactUrl": None,
-        "avatarUrl": None,
-        "phoneNumbers": [{"label": "MOBILE", "phoneNumber": number}],
-        **fields,
-    }
+    number_entry = {"label": "MOBILE", "phoneNumber": number}
+    return wire_contact(
+        id, firstName="Ada", lastName="Lovelace", phoneNumbers=[number_entry], **fields
+    )
 
 
 class ContactsAdapter(Adapter):
