@@ -8,6 +8,7 @@ request without that bearer token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import aiohttp
 import gcloud.aio.auth  # noqa: F401 - imported first, as in a full run: reads GCE_METADATA_HOST now
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from integration_bridge import Adapter, Config, Contact, Settings, SettingsError, create_app
 from integration_bridge.appkeys import STREAMER
@@ -342,6 +344,23 @@ def service_account_key(token_uri: str) -> dict[str, str]:
     }
 
 
+@contextlib.asynccontextmanager
+async def google_wanting(token: str) -> AsyncIterator[tuple[FakeOAuthServer, PubSubEmulator]]:
+    """A fake OAuth server handing out ``token`` and an emulator, with the contacts
+    topic, that wants it."""
+    async with FakeOAuthServer(token) as oauth, PubSubEmulator(bearer_token=token) as google:
+        google.create_topic(CONTACTS_TOPIC)
+        google.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
+        yield oauth, google
+
+
+async def stream_completes(client: TestClient[Any, Any], google: PubSubEmulator) -> None:
+    """A stream started through ``client`` reaches ``google`` in full; the client closes."""
+    await client.post("/contacts/stream", headers=USER_HEADERS)
+    assert [m["state"] for m in await wait_for_messages(google, 4)][-1] == "COMPLETE"
+    await client.close()
+
+
 async def started_line(caplog: pytest.LogCaptureFixture) -> str:
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[PubSub]")]
     return lines[-1]
@@ -355,12 +374,7 @@ async def test_key_file_comes_before_the_metadata_server(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="integration_bridge.pubsub")
-    async with (
-        FakeOAuthServer("key-file-token") as oauth,
-        PubSubEmulator(bearer_token="key-file-token") as google,
-    ):
-        google.create_topic(CONTACTS_TOPIC)
-        google.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
+    async with google_wanting("key-file-token") as (oauth, google):
         key_file = tmp_path / "key.json"
         key_file.write_text(json.dumps(service_account_key(oauth.url)))
         monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
@@ -371,9 +385,7 @@ async def test_key_file_comes_before_the_metadata_server(
             f"project {PROJECT}, credentials: service_account from"
             " GOOGLE_APPLICATION_CREDENTIALS (PUBSUB_TOPIC_NAME_CONTACT_STREAMING is set)"
         )
-        await client.post("/contacts/stream", headers=USER_HEADERS)
-        assert [m["state"] for m in await wait_for_messages(google, 4)][-1] == "COMPLETE"
-        await client.close()
+        await stream_completes(client, google)
     assert oauth.grants == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
     assert metadata.token_requests == 0
     assert google.unauthorized_requests == 0
@@ -386,12 +398,7 @@ async def test_gclouds_file_comes_before_the_metadata_server(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="integration_bridge.pubsub")
-    async with (
-        FakeOAuthServer("user-token") as oauth,
-        PubSubEmulator(bearer_token="user-token") as google,
-    ):
-        google.create_topic(CONTACTS_TOPIC)
-        google.create_subscription(subscription(CONTACTS_TOPIC), CONTACTS_TOPIC)
+    async with google_wanting("user-token") as (oauth, google):
         gcloud = tmp_path / ".config" / "gcloud"  # HOME is tmp_path (no_adc)
         gcloud.mkdir(parents=True)
         (gcloud / "application_default_credentials.json").write_text(
@@ -412,9 +419,7 @@ async def test_gclouds_file_comes_before_the_metadata_server(
         assert "credentials: authorized_user from gcloud's application-default" in (
             await started_line(caplog)
         )
-        await client.post("/contacts/stream", headers=USER_HEADERS)
-        assert [m["state"] for m in await wait_for_messages(google, 4)][-1] == "COMPLETE"
-        await client.close()
+        await stream_completes(client, google)
     assert oauth.grants == ["refresh_token"]
     assert metadata.token_requests == 0
 
