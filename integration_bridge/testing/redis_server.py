@@ -13,7 +13,7 @@ outage tests would fit. But its command line is fixed: no way to pass
 ``--tls-auth-clients`` or an ACL user (``--user``; its ``username`` is only
 stored, not configured), and its readiness check is a plain TCP connect on
 ``--port``, which a TLS-only server (``--port 0``) does not open. The TLS and
-password tests (``tests/cache/test_redis_tls.py``) would keep their own
+password tests (in ``tests/cache/test_redis.py``) would keep their own
 process anyway, so the switch would mean two mechanisms instead of one.
 """
 
