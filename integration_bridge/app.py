@@ -38,6 +38,7 @@ from integration_bridge.appkeys import (
     STORAGE,
     STREAMER,
     TOKEN_CACHE,
+    Serving,
 )
 from integration_bridge.cache.contacts import ContactCache
 from integration_bridge.cache.factory import (
@@ -224,7 +225,14 @@ def create_app(
         else:
             app.router.add_routes([source])
 
-    middleware = bridge_middleware(app, settings.cors_origins)
+    serving: list[Serving] = []
+
+    async def copy_serving(app: web.Application) -> None:
+        """After every other start-up step (tracing and metrics wrap the cache in theirs)."""
+        serving.append(Serving(app[ADAPTER], app[CONTACT_CACHE], settings.cache_disabled))
+
+    app.on_startup.append(copy_serving)
+    middleware = bridge_middleware(app, settings.cors_origins, serving)
     if any(sub_app.middlewares for sub_app in sub_apps(router)):
         app.middlewares.append(middleware)  # outside the sub-application's own
     else:

@@ -55,7 +55,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from integration_bridge import runtime
-from integration_bridge.appkeys import SETTINGS
+from integration_bridge.appkeys import SETTINGS, Serving, serving_var
 from integration_bridge.cache.contacts import RESERVED_KEY_PREFIXES
 from integration_bridge.errors import IntegrationErrorType, ServerError
 from integration_bridge.logging import log_request, request_headers_var
@@ -286,14 +286,20 @@ def around_route(middleware: BridgeMiddleware, route: web.AbstractRoute) -> Hand
     return update_wrapper(step, handler)  # keeps what the handler carries (its OpenAPI operation)
 
 
-def bridge_middleware(app: web.Application, origins: tuple[str, ...] | None) -> BridgeMiddleware:
+def bridge_middleware(
+    app: web.Application, origins: tuple[str, ...] | None, serving: list[Serving] | None = None
+) -> BridgeMiddleware:
     """The one middleware of the bridge ``app``, with CORS for ``origins`` (None: any).
+
+    ``serving`` holds the app's `Serving` once it has started (empty before);
+    the middleware hands it to the routes through `serving_var`.
 
     CORS reflects an allowed origin with credentials allowed; the origin
     ``null`` (sandboxed frames, ``file:`` pages, some redirects) is never
     reflected, nor an origin that is not printable ASCII.
     """
     allowed = None if origins is None else frozenset(origins)
+    holder: list[Serving] = [] if serving is None else serving
 
     @web.middleware
     async def middleware(
@@ -313,6 +319,7 @@ def bridge_middleware(app: web.Application, origins: tuple[str, ...] | None) -> 
         # 2. Context: whose request it is, for every log line, and which app serves it.
         context_token = request_headers_var.set(headers)
         app_token = runtime.request_app_var.set(app)  # what request.app is here, one lookup less
+        serving_token = serving_var.set(holder[0] if holder else None)
         started = time.perf_counter()
         try:
             # 3. Errors: refuse bad x-* headers and path ids, turn exceptions into answers.
@@ -363,5 +370,6 @@ def bridge_middleware(app: web.Application, origins: tuple[str, ...] | None) -> 
         finally:
             request_headers_var.reset(context_token)
             runtime.request_app_var.reset(app_token)
+            serving_var.reset(serving_token)
 
     return middleware

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from integration_bridge import runtime
 from integration_bridge.adapter import Adapter
-from integration_bridge.appkeys import ADAPTER
+from integration_bridge.appkeys import ADAPTER, serving_var
 from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of
 from integration_bridge.openapi import Operation, Reply, documented
@@ -30,10 +29,8 @@ _BASE_GET_HEALTH = Adapter.get_health
 )
 async def health(request: web.Request) -> web.Response:
     """200 ``OK``, after the adapter's `get_health` when it has one."""
-    app = runtime.request_app_var.get()  # set by the middleware: `request.app`, two calls less
-    if app is None:
-        app = request.app
-    adapter = app[ADAPTER]
+    serving = serving_var.get()  # set by the middleware: no `app[ADAPTER]` call
+    adapter = request.app[ADAPTER] if serving is None else serving.adapter
     # `implements`, inlined (the same class lookup): balancers ask every few seconds.
     if getattr(adapter.__class__, "get_health", _BASE_GET_HEALTH) is not _BASE_GET_HEALTH:
         await adapter.get_health()

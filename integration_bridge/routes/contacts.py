@@ -7,9 +7,8 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from integration_bridge import runtime
 from integration_bridge.adapter import Adapter, require
-from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS
+from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS, Serving, serving_var
 from integration_bridge.cache.storage import Blob
 from integration_bridge.contacts import contact_to_dict, sanitize_contact, validate_contact
 from integration_bridge.errors import ServerError
@@ -68,16 +67,17 @@ def _blob_response(request: web.Request, blob: Blob) -> web.Response:
 async def get_contacts(request: web.Request) -> web.Response:
     """All contacts, from the cache when possible (``X-Fetching-State: pending`` if not yet)."""
     config = config_of(request)
-    app = runtime.request_app_var.get()  # set by the middleware: `request.app`, two calls less
-    if app is None:
+    serving = serving_var.get()  # set by the middleware: three `app[...]` calls less
+    if serving is None:
         app = request.app
-    adapter = app[ADAPTER]
+        serving = Serving(app[ADAPTER], app[CONTACT_CACHE], app[SETTINGS].cache_disabled)
+    adapter = serving.adapter
     adapter_class = adapter.__class__
     # `require` and `implements`, inlined (the same class lookups): every request asks.
     if getattr(adapter_class, "get_contacts", _BASE_GET_CONTACTS) is _BASE_GET_CONTACTS:
         require(adapter, "get_contacts")
-    cache = app[CONTACT_CACHE]
-    if app[SETTINGS].cache_disabled:
+    cache = serving.contact_cache
+    if serving.cache_disabled:
         result = await cache.fetch_uncached(config)
     else:
         result = await cache.get(config)
