@@ -111,9 +111,10 @@ async def prepare_contacts_in(pool: PhoneParsePool, data: Any, locale: str) -> l
     for start in range(0, len(contacts), _PRIMED_SLICE):
         part = contacts[start : start + _PRIMED_SLICE]
         if first is not None:
-            await first.finish()
+            await first.finish()  # the first slice's numbers, from the raw answer
             first = None
-        await pool.prime(part, locale)  # what the raw answer did not show (models, later slices)
+        else:
+            await pool.prime(part, locale)  # later slices (or a list the workers did not take)
         prepared.extend(sanitize_contact(contact, locale) for contact in part)
     return prepared
 
