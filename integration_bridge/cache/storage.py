@@ -13,7 +13,7 @@ import time
 import zlib
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,17 +25,40 @@ _GZIP_LEVEL = 6
 class Blob:
     """One JSON document as bytes, with its gzip encoding made at most once.
 
+    ``json`` and ``gzip`` are plain attributes once made: a form not made yet is
+    made on first read (``__getattr__`` runs only for an unset slot), so serving
+    a cached value reads an attribute and calls nothing.
+
     A plain value: what a store needs to remember about a Blob it returned
     (its raw form, its place in a memory budget) the store keeps itself.
     """
 
-    __slots__ = ("__weakref__", "_gzip", "_json")
+    __slots__ = ("__weakref__", "gzip", "json")
+
+    json: bytes
+    """The UTF-8 JSON bytes (decompressed on first read when only the gzip form is held)."""
+    gzip: bytes
+    """The gzip-compressed JSON bytes (compressed on first read)."""
 
     def __init__(self, json: bytes | None = None, *, gzip_bytes: bytes | None = None) -> None:
         if json is None and gzip_bytes is None:
             raise ValueError("a Blob needs its JSON or its gzip bytes")
-        self._json = json
-        self._gzip = gzip_bytes
+        if json is not None:
+            self.json = json
+        if gzip_bytes is not None:
+            self.gzip = gzip_bytes
+
+    if not TYPE_CHECKING:  # for mypy, Blob has exactly its two attributes
+
+        def __getattr__(self, name: str) -> bytes:
+            # Python calls this only when a slot is unset: make that form from the other.
+            if name == "gzip":
+                self.gzip = made = gzip_bytes(_held(self, "json"))
+            elif name == "json":
+                self.json = made = gzip.decompress(_held(self, "gzip"))
+            else:
+                raise AttributeError(f"'Blob' object has no attribute {name!r}")
+            return made
 
     @classmethod
     def of(cls, value: Any) -> Blob:
@@ -43,34 +66,18 @@ class Blob:
         return cls(orjson.dumps(value))
 
     @property
-    def json(self) -> bytes:
-        """The UTF-8 JSON bytes."""
-        if self._json is None:
-            assert self._gzip is not None
-            self._json = gzip.decompress(self._gzip)
-        return self._json
-
-    @property
-    def gzip(self) -> bytes:
-        """The gzip-compressed JSON bytes (computed once)."""
-        if self._gzip is None:
-            assert self._json is not None
-            self._gzip = gzip_bytes(self._json)
-        return self._gzip
-
-    @property
     def has_gzip(self) -> bool:
         """Whether the compressed form has been made."""
-        return self._gzip is not None
+        return _holds(self, "gzip")
 
     @property
     def compressed_only(self) -> bool:
         """Whether only the compressed form is held now."""
-        return self._json is None
+        return not _holds(self, "json")
 
     def set_gzip(self, data: bytes) -> None:
         """Provide the compressed form (made elsewhere, e.g. in a thread)."""
-        self._gzip = data
+        self.gzip = data
 
     def value(self) -> Any:
         """The decoded JSON value."""
@@ -79,13 +86,27 @@ class Blob:
     @property
     def nbytes(self) -> int:
         """Bytes held by the forms made so far."""
-        return len(self._json or b"") + len(self._gzip or b"")
+        return sum(len(_held(self, name)) for name in ("json", "gzip") if _holds(self, name))
 
     def drop_json(self) -> None:
         """Keep only the compressed form (the JSON is made again when asked for)."""
-        if self._json is not None:
+        if _holds(self, "json"):
             self.gzip  # noqa: B018 - make sure the compressed form exists first
-            self._json = None
+            del self.json
+
+
+def _held(blob: Blob, name: str) -> bytes:
+    """A form the blob holds (AttributeError if not made: never makes it)."""
+    made: bytes = object.__getattribute__(blob, name)
+    return made
+
+
+def _holds(blob: Blob, name: str) -> bool:
+    try:
+        object.__getattribute__(blob, name)
+    except AttributeError:
+        return False
+    return True
 
 
 def gzip_bytes(data: bytes) -> bytes:

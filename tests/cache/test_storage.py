@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from integration_bridge.cache.storage import Blob, MemoryStorage
 
 
@@ -60,10 +62,26 @@ async def test_add_and_swap() -> None:
 
 def test_blob_forms_are_derived_once() -> None:
     blob = Blob.of({"a": [1, 2, 3]})
+    assert not blob.has_gzip and not blob.compressed_only
+    assert blob.nbytes == len(b'{"a":[1,2,3]}')
     assert blob.gzip is blob.gzip
+    assert blob.has_gzip and blob.nbytes == len(blob.json) + len(blob.gzip)
     compressed = Blob(gzip_bytes=blob.gzip)
+    assert compressed.has_gzip and compressed.compressed_only
     assert compressed.json == b'{"a":[1,2,3]}'
+    assert not compressed.compressed_only
     assert compressed.value() == {"a": [1, 2, 3]}
+
+
+def test_a_blob_can_drop_its_json_and_make_it_again() -> None:
+    blob = Blob(b"[1]")
+    blob.drop_json()  # compresses first: the document is never lost
+    assert blob.compressed_only and blob.nbytes == len(blob.gzip)
+    assert blob.json == b"[1]"
+    with pytest.raises(ValueError, match="needs its JSON or its gzip bytes"):
+        Blob()
+    with pytest.raises(AttributeError):
+        blob.jsn  # type: ignore[attr-defined]  # noqa: B018
 
 
 async def test_large_values_are_compressed_and_only_recent_ones_kept_plain() -> None:
