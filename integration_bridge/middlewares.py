@@ -2,15 +2,17 @@
 
 For every request, in this order: (1) CORS — a preflight is answered at once;
 (2) context — the request's headers (user id, provider key) go into the log
-context and its app into `runtime`; (3) errors — ``x-*`` headers that are not
-clean UTF-8 text and path ids (``{id}``, ``{type}``) that could change a CRM
-URL are refused (400 before any handler runs), the body is read within
+context, its app into `runtime`, and what its headers say (`HeaderFacts`: the
+header check's verdict, the `Config`, whether gzip is accepted; worked out once
+per distinct set of headers) into `header_facts_var`; (3) errors — ``x-*``
+headers that are not clean UTF-8 text and path ids (``{id}``, ``{type}``) that
+could change a CRM URL are refused (400 before any handler runs), the body is read within
 ``BODY_READ_TIMEOUT`` (408) and one that cannot be decoded is refused (400,
 logged without a traceback), and every exception becomes an answer (the one
 place where that happens); (4) timing and compression — the
 ``Server-Timing`` header, gzip for large answers to clients that accept it,
-the CORS headers; (5) one log line. The per-request `Config` is built from the
-``x-*`` headers on use (`config_of`), through a memo bounded in bytes.
+the CORS headers; (5) one log line. Routes get the request's `Config` from
+`config_of`.
 
 Why one middleware and not five (CORS, context, errors, compression,
 timing/log, each an aiohttp middleware in that order): measured on 2 cores,
@@ -46,6 +48,8 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import partial, update_wrapper
 from typing import Protocol
 
@@ -66,10 +70,13 @@ from integration_bridge.validation import PATH_ID_PARAMS, is_valid_path_id
 
 __all__ = [
     "CONFIG_MEMO_MAX_BYTES",
+    "HEADER_CHECK_MEMO_MAX_BYTES",
     "BridgeMiddleware",
+    "HeaderFacts",
     "around_route",
     "bridge_middleware",
     "config_of",
+    "header_facts_var",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -92,27 +99,74 @@ _X_PREFIXES = frozenset({b"x-", b"X-"})
 _IDENTITY_HEADERS = frozenset(
     {b"x-user-id", b"x-provider-key", b"x-provider-url", b"x-provider-locale"}
 )
+_IDENTITY_NAMES = tuple(name.decode() for name in sorted(_IDENTITY_HEADERS))
 # Control characters (C0, DEL) as bytes: never in a clean header value.
 _CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+# In decoded header text (UTF-8, surrogateescape): C0, DEL, C1 and the stand-ins of bytes
+# that are not UTF-8. A value without any of them passes the check's character tests.
+_SUSPECT = re.compile(r"[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
 
 
 HEADER_CHECK_MEMO_MAX_BYTES = 1024 * 1024
-"""Memory for the memo of header checks (one entry per distinct set of request headers)."""
+"""Memory for the memo of `HeaderFacts` (one entry per distinct set of request headers)."""
 
-_HEADER_CHECKS: ByteBoundedLRU[tuple[tuple[bytes, bytes], ...], str] = ByteBoundedLRU(
+
+@dataclass(frozen=True, slots=True)
+class HeaderFacts:
+    """What a request's headers say, worked out once per distinct set of headers.
+
+    The same callers send the same headers: the facts are kept per header tuple
+    (``raw_headers``, of which ``headers`` is the decoded form) in a memo bounded
+    in bytes, which the middleware asks first and hands to the routes through
+    `header_facts_var`.
+    """
+
+    problem: str
+    """Why the ``x-*`` headers cannot be used, or "" when they are clean UTF-8 text."""
+    config: Config | None
+    """The request's `Config` (None when there is a problem)."""
+    gzip: bool
+    """Whether the client accepts a gzip-encoded answer."""
+
+
+_HEADER_FACTS: ByteBoundedLRU[tuple[tuple[bytes, bytes], ...], HeaderFacts] = ByteBoundedLRU(
     HEADER_CHECK_MEMO_MAX_BYTES
 )
 
+header_facts_var: ContextVar[tuple[web.Request, HeaderFacts] | None] = ContextVar(
+    "integration_bridge_header_facts", default=None
+)
+"""The request the bridge's middleware runs and its `HeaderFacts` (routes: `config_of`)."""
 
-def _header_problem(raw_headers: tuple[tuple[bytes, bytes], ...]) -> str:
-    """Why the ``x-*`` headers cannot be used, or "" when they are clean UTF-8 text.
 
-    The same callers send the same headers: the answer is kept per header tuple
-    in `_HEADER_CHECKS` (bounded in bytes), which the middleware asks first.
+def _header_facts(
+    request: web.Request, raw_headers: tuple[tuple[bytes, bytes], ...]
+) -> HeaderFacts:
+    """Work out and remember the facts of a set of headers not seen recently."""
+    headers = request.headers
+    values = " ".join(headers.values())
+    problem = "" if _plainly_clean(headers, values) else (_check_headers(raw_headers) or "")
+    facts = HeaderFacts(problem, None if problem else _config_from(request), accepts_gzip(request))
+    # Charged twice the header text: the key, and the decoded strings the facts hold.
+    _HEADER_FACTS.put(raw_headers, facts, 2 * (len(values) + sum(map(len, headers))))
+    return facts
+
+
+def _plainly_clean(headers: CIMultiDictProxy[str], values: str) -> bool:
+    """Whether the headers pass `_check_headers` at a glance (False: ask it).
+
+    Callers behind a load balancer send a new trace id with every request, so
+    most header sets are new: this looks at all values at once, in C, for any
+    character that could fail the check (control characters, C1 controls, the
+    stand-ins of bytes that are not UTF-8), and at the identity headers by name.
     """
-    problem = _check_headers(raw_headers) or ""
-    _HEADER_CHECKS.put(raw_headers, problem, sum(len(n) + len(v) for n, v in raw_headers))
-    return problem
+    if _SUSPECT.search(values) is not None:
+        return False
+    getall = headers.getall
+    for name in _IDENTITY_NAMES:
+        if len(getall(name, ())) > 1:
+            return False
+    return not headers.get("x-provider-key", "").startswith(RESERVED_KEY_PREFIXES)
 
 
 def _check_headers(raw_headers: tuple[tuple[bytes, bytes], ...]) -> str | None:
@@ -142,10 +196,18 @@ def _check_headers(raw_headers: tuple[tuple[bytes, bytes], ...]) -> str | None:
 def config_of(request: web.Request) -> Config:
     """The `Config` the request's ``x-*`` headers describe (missing headers: empty strings).
 
-    Configs are immutable, so the same callers share one object (a memo bounded
-    in bytes: building a model per request is measurable on the hot path, and
-    looking it up again is cheaper than keeping it on the request).
+    Configs are immutable, so the same callers share one object: for the request
+    the middleware runs, the one its `HeaderFacts` hold; otherwise one from a
+    bounded LRU keyed by the four header values (bounded in bytes: building a
+    model per request is measurable on the hot path).
     """
+    current = header_facts_var.get()
+    if current is not None and current[0] is request and (config := current[1].config) is not None:
+        return config
+    return _config_from(request)
+
+
+def _config_from(request: web.Request) -> Config:
     headers = request.headers
     key = (
         headers.get("x-user-id", ""),
@@ -220,14 +282,12 @@ def _plain_http_error(error: web.HTTPException) -> web.Response:
     return response
 
 
-def _offer_gzip(
-    request: web.Request, response: web.StreamResponse, headers: CIMultiDict[str]
-) -> None:
-    """Compress a large body for clients that accept gzip (and say so in Vary)."""
+def _offer_gzip(response: web.StreamResponse, headers: CIMultiDict[str], gzip: bool) -> None:
+    """Compress a large body if the client accepts gzip (and say so in Vary either way)."""
     vary = headers.get("Vary")
     if not vary or "accept-encoding" not in vary.lower():
         headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
-    if accepts_gzip(request):
+    if gzip:
         response.enable_compression(web.ContentCoding.gzip)
 
 
@@ -320,14 +380,16 @@ def bridge_middleware(
         context_token = request_headers_var.set(headers)
         app_token = runtime.request_app_var.set(app)  # what request.app is here, one lookup less
         serving_token = serving_var.set(holder[0] if holder else None)
+        raw_headers = request.raw_headers
+        facts = _HEADER_FACTS.get(raw_headers)
+        if facts is None:
+            facts = _header_facts(request, raw_headers)
+        facts_token = header_facts_var.set((request, facts))
         started = time.perf_counter()
         try:
             # 3. Errors: refuse bad x-* headers and path ids, turn exceptions into answers.
             try:
-                raw_headers = request.raw_headers
-                problem = _HEADER_CHECKS.get(raw_headers)
-                if problem is None:
-                    problem = _header_problem(raw_headers)
+                problem = facts.problem
                 if problem:
                     # Nothing of such a request runs: its user id or key would be garbage.
                     raise ServerError(400, f"Invalid x-* header: {problem}")
@@ -353,7 +415,7 @@ def bridge_middleware(
                 if "Content-Encoding" not in response_headers:
                     body = getattr(response, "body", None)
                     if isinstance(body, bytes) and len(body) >= _COMPRESS_MIN_BYTES:
-                        _offer_gzip(request, response, response_headers)
+                        _offer_gzip(response, response_headers, facts.gzip)
                 if origin is not None:
                     vary = response_headers.get("Vary")
                     response_headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
@@ -371,5 +433,6 @@ def bridge_middleware(
             request_headers_var.reset(context_token)
             runtime.request_app_var.reset(app_token)
             serving_var.reset(serving_token)
+            header_facts_var.reset(facts_token)
 
     return middleware

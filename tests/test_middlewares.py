@@ -667,6 +667,26 @@ def test_config_of_shares_one_object_for_equal_headers() -> None:
     assert first.api_key == API_KEY
 
 
+async def test_config_of_in_a_route_answers_for_the_request_it_is_given(
+    aiohttp_client: Any,
+) -> None:
+    """The request being served gets its own Config; another request object gets its own."""
+    from aiohttp.test_utils import make_mocked_request
+
+    routes = web.RouteTableDef()
+
+    @routes.get("/whose")
+    async def whose(request: web.Request) -> web.Response:
+        other = make_mocked_request("GET", "/", headers=headers_with(user_id="someone-else"))
+        return web.json_response([config_of(request).user_id, config_of(other).user_id])
+
+    app = create_app(Failing(RuntimeError()), settings=Settings(), routes=[routes])
+    client = await aiohttp_client(app)
+    for _ in range(2):  # the second time from the memo of header facts
+        response = await client.get("/whose", headers=USER_HEADERS)
+        assert await response.json() == [USER_ID, "someone-else"]
+
+
 async def test_the_header_check_is_the_same_on_every_repeat(make_client: ClientFactory) -> None:
     """The check is memoized per header set: a repeated bad set is refused every time."""
     adapter = Recording()
@@ -688,6 +708,6 @@ async def test_header_check_memo_is_bounded_in_bytes(make_client: ClientFactory)
         key = f"{index:06d}" + "k" * 8000
         response = await client.get("/account/id", headers=headers_with(api_key=key))
         assert response.status == 200
-    memo = middlewares._HEADER_CHECKS
+    memo = middlewares._HEADER_FACTS
     assert memo.size <= middlewares.HEADER_CHECK_MEMO_MAX_BYTES
     assert 0 < len(memo) < 300
