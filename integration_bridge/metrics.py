@@ -273,6 +273,17 @@ async def _count_cache(app: web.Application) -> None:
         return result
 
     cache.get = counted_get  # type: ignore[method-assign]
+    fresh = cache.fresh
+    fresh_lookups = lookups.labels("fresh")
+
+    @functools.wraps(fresh)
+    def counted_fresh(config: Any) -> Any:
+        blob = fresh(config)
+        if blob is not None:  # None: the route asks `get`, which counts the lookup
+            fresh_lookups.inc()
+        return blob
+
+    cache.fresh = counted_fresh  # type: ignore[method-assign]
 
 
 async def sync_context(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -85,6 +86,8 @@ class CachedContacts:
 
 
 _PENDING = CachedContacts(None, pending=True, outcome="pending")
+_STATE_MEMO_ENTRIES = 256  # state documents remembered per cache (one per user and write)
+_STATE_MEMO_MAX_LENGTH = 1024  # ours are about 50 bytes; anything longer is not kept
 
 
 class ContactCache:
@@ -106,8 +109,67 @@ class ContactCache:
         self._background: set[asyncio.Task[Any]] = set()
         # An outage under load: one line per 10 s about skipped writes.
         self._safe = BestEffort(WarningThrottle(_log, 10.0), "ContactCache")
+        self._cached_at: dict[bytes, float | None] = {}  # state document -> its CACHED time
 
     # -- reading --------------------------------------------------------------------
+
+    def fresh(self, config: Config) -> Blob | None:
+        """The cached list for ``config`` when it is current and at hand, without awaiting.
+
+        None means "ask `get`": no provider key, nothing cached, a list being
+        fetched or stale, or a store that cannot answer without I/O (Redis).
+        GET /contacts asks this first, so that a current list from the memory
+        store is served without a coroutine; `get` decides every other case.
+        """
+        key = config.api_key
+        if not key or key.startswith(RESERVED_KEY_PREFIXES):
+            return None
+        read = self.storage.get_many_now("cache-state:" + key, key)  # `cache_state_key`, inlined
+        if read is None:
+            return None
+        state_blob, cached = read
+        if cached is None or state_blob is None:
+            return None
+        # `_is_current`, inlined: every cached GET /contacts asks.
+        try:
+            state_json = state_blob.json
+        except (OSError, EOFError):  # a gzip form that does not decompress: `get` decides
+            return None
+        cached_at = self._cached_at.get(state_json)
+        if cached_at is None:
+            cached_at = self._remember_state(state_json)
+        if time.time() * 1000 - cached_at > self.refresh_interval * 1000:
+            return None
+        return cached
+
+    def _is_current(self, state_blob: Blob) -> bool:
+        """Whether the state document says CACHED within the refresh interval."""
+        try:
+            state_json = state_blob.json
+        except (OSError, EOFError):  # a gzip form that does not decompress
+            return False
+        cached_at = self._cached_at.get(state_json)
+        if cached_at is None:
+            cached_at = self._remember_state(state_json)
+        return time.time() * 1000 - cached_at <= self.refresh_interval * 1000
+
+    def _remember_state(self, state_json: bytes) -> float:
+        """When a CACHED state document was written, in ms (-inf: another state, undecodable).
+
+        Kept per document, a pure function of its bytes: every request reads the
+        same state until it is written again. The memo is cleared when full.
+        """
+        cached_at = -math.inf
+        state = _decode_json(state_json)
+        if isinstance(state, dict) and state.get("state") == "CACHED":
+            timestamp = state.get("timestamp")
+            if isinstance(timestamp, (int, float)):  # a tuple: faster than int | float
+                cached_at = timestamp
+        if len(state_json) <= _STATE_MEMO_MAX_LENGTH:
+            if len(self._cached_at) >= _STATE_MEMO_ENTRIES:
+                self._cached_at.clear()
+            self._cached_at[state_json] = cached_at
+        return cached_at
 
     async def get(self, config: Config) -> CachedContacts:
         """The cached list for ``config.api_key``, fetching or refreshing as needed.
@@ -129,20 +191,8 @@ class ContactCache:
             missing: list[Blob | None] = [None, None]
             read = await self._safe.read(self.storage.get_many(state_key, key), missing)
         state_blob, cached = read
-        if cached is not None and state_blob is not None:
-            # The common case, decided inline: a CACHED state younger than the interval.
-            # Anything else (FETCHING, stale, undecodable) takes the general path below.
-            try:
-                state = orjson.loads(state_blob.json)
-            except (orjson.JSONDecodeError, OSError, EOFError):
-                state = None
-            if (
-                isinstance(state, dict)
-                and state.get("state") == "CACHED"
-                and isinstance(timestamp := state.get("timestamp"), (int, float))
-                and time.time() * 1000 - timestamp <= self.refresh_interval * 1000
-            ):
-                return CachedContacts(cached)
+        if cached is not None and state_blob is not None and self._is_current(state_blob):
+            return CachedContacts(cached)
         state = _decode_state(state_blob)
         if state is not None and state.get("state") == "FETCHING":
             if cached is not None and not _is_empty_list(cached):
@@ -301,10 +351,18 @@ def _decode_state(blob: Blob | None) -> dict[str, Any] | None:
     if blob is None:
         return None
     try:
-        state = orjson.loads(blob.json)
-    except (orjson.JSONDecodeError, OSError, EOFError):
+        state = _decode_json(blob.json)
+    except (OSError, EOFError):  # a gzip form that does not decompress
         return None
     return state if isinstance(state, dict) else None
+
+
+def _decode_json(data: bytes) -> Any:
+    """The decoded document, or None when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _is_stale(state: dict[str, Any], refresh_interval: float) -> bool:

@@ -80,10 +80,11 @@ async def get_contacts(request: web.Request) -> web.Response:
         require(adapter, "get_contacts")
     cache = serving.contact_cache
     if serving.cache_disabled:
-        result = await cache.fetch_uncached(config)
+        blob = (await cache.fetch_uncached(config)).blob
     else:
-        result = await cache.get(config)
-    blob = result.blob
+        blob = cache.fresh(config)  # a current list from the memory store: no coroutine
+        if blob is None:
+            blob = (await cache.get(config)).blob
     if blob is None:
         blob = _EMPTY_LIST
         headers = _GZIP_PENDING_HEADERS if gzip else _IDENTITY_PENDING_HEADERS

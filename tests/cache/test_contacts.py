@@ -65,6 +65,34 @@ async def test_a_list_older_than_the_refresh_interval_is_refreshed_in_the_backgr
     assert bridge.fetches == 1
 
 
+async def test_a_state_that_does_not_decompress_is_stale_not_an_error() -> None:
+    """A store that hands out a gzip-only state that is not gzip: the list is served stale."""
+    from integration_bridge.cache.contacts import ContactCache
+    from integration_bridge.cache.storage import MemoryStorage
+
+    broken = Blob(gzip_bytes=b"\x1f\x8b not gzip")
+
+    class BrokenState(MemoryStorage):
+        def get_many_now(self, *keys: str) -> list[Blob | None]:
+            found = super().get_many_now(*keys)
+            return [
+                broken if key.startswith("cache-state:") else blob
+                for key, blob in zip(keys, found, strict=True)
+            ]
+
+    async def fetch(config: Config) -> list[dict[str, Any]]:
+        return CACHED
+
+    storage = BrokenState()
+    await storage.set(KEY, Blob.of(CACHED))
+    cache = ContactCache(storage, fetch)
+    config = Config(api_key=KEY)
+    assert cache.fresh(config) is None  # not current: ask `get`
+    result = await cache.get(config)
+    assert result.outcome == "stale"
+    assert result.blob is not None and result.blob.value() == CACHED
+
+
 async def test_an_empty_list_during_a_refresh_is_pending_not_final(aiohttp_client: Any) -> None:
     bridge = Counting()
     client = await bridge_client(aiohttp_client, bridge)
