@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,7 +41,3 @@ class Serving:
     adapter: Adapter
     contact_cache: ContactCache
     cache_disabled: bool
-
-
-serving_var: ContextVar[Serving | None] = ContextVar("integration_bridge_serving", default=None)
-"""The `Serving` of the request's app (set by the bridge middleware once the app has started)."""

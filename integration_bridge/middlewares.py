@@ -4,7 +4,7 @@ For every request, in this order: (1) CORS — a preflight is answered at once;
 (2) context — the request's headers (user id, provider key) go into the log
 context, its app into `runtime`, and what its headers say (`HeaderFacts`: the
 header check's verdict, the `Config`, whether gzip is accepted; worked out once
-per distinct set of headers) into `header_facts_var`; (3) errors — ``x-*``
+per distinct set of headers) into `request_scope_var`; (3) errors — ``x-*``
 headers that are not clean UTF-8 text and path ids (``{id}``, ``{type}``) that
 could change a CRM URL are refused (400 before any handler runs), the body is read within
 ``BODY_READ_TIMEOUT`` (408) and one that cannot be decoded is refused (400,
@@ -51,7 +51,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial, update_wrapper
-from typing import Protocol
+from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -59,7 +59,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from integration_bridge import runtime
-from integration_bridge.appkeys import SETTINGS, Serving, serving_var
+from integration_bridge.appkeys import SETTINGS, Serving
 from integration_bridge.cache.contacts import RESERVED_KEY_PREFIXES
 from integration_bridge.errors import IntegrationErrorType, ServerError
 from integration_bridge.logging import log_request, request_headers_var
@@ -73,10 +73,11 @@ __all__ = [
     "HEADER_CHECK_MEMO_MAX_BYTES",
     "BridgeMiddleware",
     "HeaderFacts",
+    "RequestScope",
     "around_route",
     "bridge_middleware",
     "config_of",
-    "header_facts_var",
+    "request_scope_var",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -117,8 +118,8 @@ class HeaderFacts:
 
     The same callers send the same headers: the facts are kept per header tuple
     (``raw_headers``, of which ``headers`` is the decoded form) in a memo bounded
-    in bytes, which the middleware asks first and hands to the routes through
-    `header_facts_var`.
+    in bytes, which the middleware asks first and hands to the routes in the
+    `RequestScope`.
     """
 
     problem: str
@@ -133,10 +134,23 @@ _HEADER_FACTS: ByteBoundedLRU[tuple[tuple[bytes, bytes], ...], HeaderFacts] = By
     HEADER_CHECK_MEMO_MAX_BYTES
 )
 
-header_facts_var: ContextVar[tuple[web.Request, HeaderFacts] | None] = ContextVar(
-    "integration_bridge_header_facts", default=None
+
+class RequestScope(NamedTuple):
+    """What the bridge's middleware hands to the routes for the request it runs."""
+
+    request: web.Request
+    facts: HeaderFacts
+    serving: Serving | None
+    """The app's `Serving` (None until the app has started)."""
+
+
+# `RequestScope._make`'s own way to build one, without a Python call per request.
+_new_scope = tuple.__new__
+
+request_scope_var: ContextVar[RequestScope | None] = ContextVar(
+    "integration_bridge_request_scope", default=None
 )
-"""The request the bridge's middleware runs and its `HeaderFacts` (routes: `config_of`)."""
+"""The `RequestScope` of the request the bridge's middleware runs (routes: `config_of`)."""
 
 
 def _header_facts(
@@ -201,8 +215,12 @@ def config_of(request: web.Request) -> Config:
     bounded LRU keyed by the four header values (bounded in bytes: building a
     model per request is measurable on the hot path).
     """
-    current = header_facts_var.get()
-    if current is not None and current[0] is request and (config := current[1].config) is not None:
+    scope = request_scope_var.get()
+    if (
+        scope is not None
+        and scope.request is request
+        and (config := scope.facts.config) is not None
+    ):
         return config
     return _config_from(request)
 
@@ -319,12 +337,26 @@ def _allow_origin(response: web.StreamResponse, origin: str) -> None:
     response.headers["Access-Control-Expose-Headers"] = "X-Provider-Key, X-Fetching-State"
 
 
-class BridgeMiddleware(Protocol):
-    """An aiohttp middleware that can be told a route has no path ids to check."""
+Run = Callable[[Handler, bool, web.Request], Awaitable[web.StreamResponse]]
+"""The middleware's steps: ``run(handler, path_ids, request)``."""
 
-    async def __call__(
-        self, request: web.Request, handler: Handler, path_ids: bool = True
-    ) -> web.StreamResponse: ...
+
+class BridgeMiddleware:
+    """The bridge's middleware of one app: an aiohttp middleware, and `run` for wrapped routes.
+
+    `around_route` binds a route's handler to `run` once (positional arguments: a
+    call per request builds no keyword dict); as an aiohttp middleware (an app
+    with a sub-application that has middlewares of its own) it checks path ids.
+    """
+
+    __slots__ = ("run",)
+    __middleware_version__ = 1  # aiohttp's mark of a new-style middleware
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        return await self.run(handler, True, request)
 
 
 def _may_have_path_ids(route: web.AbstractRoute) -> bool:
@@ -342,7 +374,7 @@ def around_route(middleware: BridgeMiddleware, route: web.AbstractRoute) -> Hand
     Routes whose path has no id parameter skip the path-id check (nothing to check).
     """
     handler = route.handler
-    step = partial(middleware, handler=handler, path_ids=_may_have_path_ids(route))
+    step = partial(middleware.run, handler, _may_have_path_ids(route))
     return update_wrapper(step, handler)  # keeps what the handler carries (its OpenAPI operation)
 
 
@@ -352,7 +384,7 @@ def bridge_middleware(
     """The one middleware of the bridge ``app``, with CORS for ``origins`` (None: any).
 
     ``serving`` holds the app's `Serving` once it has started (empty before);
-    the middleware hands it to the routes through `serving_var`.
+    the middleware hands it to the routes in the `RequestScope`.
 
     CORS reflects an allowed origin with credentials allowed; the origin
     ``null`` (sandboxed frames, ``file:`` pages, some redirects) is never
@@ -361,10 +393,7 @@ def bridge_middleware(
     allowed = None if origins is None else frozenset(origins)
     holder: list[Serving] = [] if serving is None else serving
 
-    @web.middleware
-    async def middleware(
-        request: web.Request, handler: Handler, path_ids: bool = True
-    ) -> web.StreamResponse:
+    async def run(handler: Handler, path_ids: bool, request: web.Request) -> web.StreamResponse:
         headers = request.headers
         # 1. CORS: a preflight is answered here, before anything else runs.
         origin = headers.get("Origin")
@@ -379,12 +408,12 @@ def bridge_middleware(
         # 2. Context: whose request it is, for every log line, and which app serves it.
         context_token = request_headers_var.set(headers)
         app_token = runtime.request_app_var.set(app)  # what request.app is here, one lookup less
-        serving_token = serving_var.set(holder[0] if holder else None)
         raw_headers = request.raw_headers
         facts = _HEADER_FACTS.get(raw_headers)
         if facts is None:
             facts = _header_facts(request, raw_headers)
-        facts_token = header_facts_var.set((request, facts))
+        scope = _new_scope(RequestScope, (request, facts, holder[0] if holder else None))
+        scope_token = request_scope_var.set(scope)
         started = time.perf_counter()
         try:
             # 3. Errors: refuse bad x-* headers and path ids, turn exceptions into answers.
@@ -432,7 +461,6 @@ def bridge_middleware(
         finally:
             request_headers_var.reset(context_token)
             runtime.request_app_var.reset(app_token)
-            serving_var.reset(serving_token)
-            header_facts_var.reset(facts_token)
+            request_scope_var.reset(scope_token)
 
-    return middleware
+    return BridgeMiddleware(run)

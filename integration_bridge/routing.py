@@ -77,6 +77,9 @@ class _WrappedError(MatchInfoError):
         return self._handler
 
 
+_resolve = web.UrlDispatcher.resolve
+
+
 class TolerantRouter(web.UrlDispatcher):
     """An aiohttp router that ignores a trailing slash and the case of a route's static parts."""
 
@@ -111,7 +114,7 @@ class TolerantRouter(web.UrlDispatcher):
 
     async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
         """The route for ``request``; on a miss, the route of its canonical path."""
-        match = await super().resolve(request)
+        match = await _resolve(self, request)  # aiohttp's, without building a `super()`
         if match.__class__ is UrlMappingMatchInfo:  # found (an ABC isinstance is a Python call)
             return match
         if isinstance(match, MatchInfoError) and isinstance(match.http_exception, web.HTTPNotFound):
@@ -120,7 +123,7 @@ class TolerantRouter(web.UrlDispatcher):
                 url = URL.build(
                     path=canonical, query_string=request.rel_url.raw_query_string, encoded=True
                 )
-                match = await super().resolve(request.clone(rel_url=url))
+                match = await _resolve(self, request.clone(rel_url=url))
         if self._wrap is not None and match.__class__ is MatchInfoError:
             return _WrappedError(match, self._wrap)
         return match

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from integration_bridge.adapter import Adapter
-from integration_bridge.appkeys import ADAPTER, serving_var
+from integration_bridge.appkeys import ADAPTER
 from integration_bridge.errors import ServerError
-from integration_bridge.middlewares import config_of
+from integration_bridge.middlewares import config_of, request_scope_var
 from integration_bridge.openapi import Operation, Reply, documented
 from integration_bridge.responses import empty_response, js_string, json_response, text_response
 
@@ -29,7 +29,8 @@ _BASE_GET_HEALTH = Adapter.get_health
 )
 async def health(request: web.Request) -> web.Response:
     """200 ``OK``, after the adapter's `get_health` when it has one."""
-    serving = serving_var.get()  # set by the middleware: no `app[ADAPTER]` call
+    scope = request_scope_var.get()  # set by the middleware: no `app[ADAPTER]` call
+    serving = None if scope is None else scope.serving
     adapter = request.app[ADAPTER] if serving is None else serving.adapter
     # `implements`, inlined (the same class lookup): balancers ask every few seconds.
     if getattr(adapter.__class__, "get_health", _BASE_GET_HEALTH) is not _BASE_GET_HEALTH:

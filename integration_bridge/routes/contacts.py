@@ -8,11 +8,11 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from integration_bridge.adapter import Adapter, require
-from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS, Serving, serving_var
+from integration_bridge.appkeys import ADAPTER, CONTACT_CACHE, SETTINGS, Serving
 from integration_bridge.cache.storage import Blob
 from integration_bridge.contacts import contact_to_dict, sanitize_contact, validate_contact
 from integration_bridge.errors import ServerError
-from integration_bridge.middlewares import config_of, header_facts_var
+from integration_bridge.middlewares import config_of, request_scope_var
 from integration_bridge.models import ContactTemplate, ContactUpdate, IntegrationEntityType
 from integration_bridge.models.entities import ENTITY_TYPES
 from integration_bridge.models.responses import SanitizedContact
@@ -64,12 +64,16 @@ async def get_contacts(request: web.Request) -> web.Response:
     """All contacts, from the cache when possible (``X-Fetching-State: pending`` if not yet)."""
     # Set by the middleware: the request's Config and Accept-Encoding verdict without
     # a lookup, and three `app[...]` calls less.
-    current = header_facts_var.get()
-    if current is not None and current[0] is request and (config := current[1].config) is not None:
-        gzip = current[1].gzip
+    scope = request_scope_var.get()
+    if (
+        scope is not None
+        and scope.request is request
+        and (config := scope.facts.config) is not None
+    ):
+        gzip = scope.facts.gzip
+        serving = scope.serving
     else:
-        config, gzip = config_of(request), accepts_gzip(request)
-    serving = serving_var.get()
+        config, gzip, serving = config_of(request), accepts_gzip(request), None
     if serving is None:
         app = request.app
         serving = Serving(app[ADAPTER], app[CONTACT_CACHE], app[SETTINGS].cache_disabled)
