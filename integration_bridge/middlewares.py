@@ -63,7 +63,7 @@ from integration_bridge.appkeys import SETTINGS, Serving
 from integration_bridge.cache.contacts import RESERVED_KEY_PREFIXES
 from integration_bridge.errors import IntegrationErrorType, ServerError
 from integration_bridge.logging import log_request, request_headers_var
-from integration_bridge.memo import ByteBoundedLRU
+from integration_bridge.memo import ByteBoundedFIFO, ByteBoundedLRU
 from integration_bridge.models import Config
 from integration_bridge.responses import accepts_gzip
 from integration_bridge.validation import PATH_ID_PARAMS, is_valid_path_id
@@ -130,7 +130,9 @@ class HeaderFacts:
     """Whether the client accepts a gzip-encoded answer."""
 
 
-_HEADER_FACTS: ByteBoundedLRU[tuple[tuple[bytes, bytes], ...], HeaderFacts] = ByteBoundedLRU(
+# Oldest first, not least recently used: asked on every request, where a C call is what a
+# read should cost; a header set that went is worked out again once.
+_HEADER_FACTS: ByteBoundedFIFO[tuple[tuple[bytes, bytes], ...], HeaderFacts] = ByteBoundedFIFO(
     HEADER_CHECK_MEMO_MAX_BYTES
 )
 
