@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     otel_traces_exporter: Literal["otlp", "console", "none"] | None = None
     otel_exporter_otlp_endpoint: str | None = None
     otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_sdk_disabled: bool = False
     node_env: str | None = None
 
     def __init__(self, **values: Any) -> None:
@@ -161,7 +162,12 @@ class Settings(BaseSettings):
 
     @property
     def tracing_enabled(self) -> bool:
-        """Tracing is on: the original's switches, or an OTLP exporter or endpoint configured."""
+        """Tracing is on: the original's switches, or an OTLP exporter or endpoint configured.
+
+        ``OTEL_SDK_DISABLED=true``, OpenTelemetry's own off switch, wins over all of them.
+        """
+        if self.otel_sdk_disabled:
+            return False
         if self.backend_tracing_enabled or self.backend_tracing_api_key:
             return True
         if self.otel_traces_exporter is not None:

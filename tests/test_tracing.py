@@ -237,6 +237,21 @@ def test_switches(monkeypatch: pytest.MonkeyPatch) -> None:
     assert own.traces_endpoint == "http://other:4318/traces"
     with pytest.raises(SettingsError, match="OTEL_TRACES_EXPORTER"):
         Settings.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
+    off = {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    assert not Settings.from_env(off).tracing_enabled
+    assert not Settings.from_env({**off, "BACKEND_TRACING_ENABLED": "true"}).tracing_enabled
+    assert Settings.from_env({**off, "OTEL_SDK_DISABLED": "false"}).tracing_enabled
+    with pytest.raises(SettingsError, match="OTEL_SDK_DISABLED"):
+        Settings.from_env({"OTEL_SDK_DISABLED": "maybe"})
+
+
+async def test_sdk_disabled_exports_nothing(aiohttp_client: Any, receiver: OtlpReceiver) -> None:
+    """OpenTelemetry's own off switch: no spans, even with an endpoint configured."""
+    settings = traced(receiver, otel_sdk_disabled=True)
+    client = await aiohttp_client(create_app(TracedAdapter(), settings=settings))
+    assert (await client.get("/contacts", headers=USER_HEADERS)).status == 200
+    await client.close()
+    assert receiver.spans == []
 
 
 def test_tracing_off_imports_no_opentelemetry() -> None:
