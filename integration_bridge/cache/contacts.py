@@ -109,7 +109,7 @@ class ContactCache:
         self._background: set[asyncio.Task[Any]] = set()
         # An outage under load: one line per 10 s about skipped writes.
         self._safe = BestEffort(WarningThrottle(_log, 10.0), "ContactCache")
-        self._cached_at: dict[bytes, float | None] = {}  # state document -> its CACHED time
+        self._cached_at: dict[bytes, float] = {}  # state document -> when it was CACHED (ms)
 
     # -- reading --------------------------------------------------------------------
 
@@ -130,17 +130,7 @@ class ContactCache:
         state_blob, cached = read
         if cached is None or state_blob is None:
             return None
-        # `_is_current`, inlined: every cached GET /contacts asks.
-        try:
-            state_json = state_blob.json
-        except (OSError, EOFError):  # a gzip form that does not decompress: `get` decides
-            return None
-        cached_at = self._cached_at.get(state_json)
-        if cached_at is None:
-            cached_at = self._remember_state(state_json)
-        if time.time() * 1000 - cached_at > self.refresh_interval * 1000:
-            return None
-        return cached
+        return cached if self._is_current(state_blob) else None
 
     def _is_current(self, state_blob: Blob) -> bool:
         """Whether the state document says CACHED within the refresh interval."""
