@@ -37,16 +37,41 @@ __all__ = [
     "RequestLogWriter",
     "anonymize_key",
     "configure_logging",
+    "context_headers",
     "escape_text",
     "log_request",
     "request_headers_var",
+    "set_request_headers_source",
     "set_trace_fields",
 ]
 
 request_headers_var: ContextVar[Mapping[str, str] | None] = ContextVar(
     "integration_bridge_request_headers", default=None
 )
-"""The headers of the request being handled (``x-user-id``, ``x-provider-key``)."""
+"""Headers (``x-user-id``, ``x-provider-key``) for the log lines of this context, when set
+(a contact stream's own); unset, those of the request being handled."""
+
+HeadersSource = Callable[[], Mapping[str, str] | None]
+_request_headers: HeadersSource | None = None
+
+
+def set_request_headers_source(source: HeadersSource | None) -> None:
+    """Install where the headers of the request being handled are found (the middleware's).
+
+    The bridge's middleware keeps them in its one request scope, so that a
+    request does not also set (and reset) a context variable for its log lines.
+    """
+    global _request_headers
+    _request_headers = source
+
+
+def context_headers() -> Mapping[str, str] | None:
+    """The headers of this context's log lines: `request_headers_var`, else the request's."""
+    headers = request_headers_var.get()
+    if headers is None and _request_headers is not None:
+        headers = _request_headers()
+    return headers
+
 
 _REQUEST_LOGGER = "integration_bridge.http"
 _log = logging.getLogger(_REQUEST_LOGGER)
@@ -74,7 +99,7 @@ def set_trace_fields(fields: TraceFields | None) -> None:
 
 def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _previous_factory(*args, **kwargs)
-    setattr(record, _CONTEXT_ATTR, request_headers_var.get())
+    setattr(record, _CONTEXT_ATTR, context_headers())
     if _trace_fields is not None:
         setattr(record, _TRACE_ATTR, _trace_fields())
     return record

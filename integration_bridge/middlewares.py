@@ -1,10 +1,11 @@
 """The bridge's middleware: one `bridge_middleware` per app, its steps in a fixed order.
 
 For every request, in this order: (1) CORS — a preflight is answered at once;
-(2) context — the request's headers (user id, provider key) go into the log
-context, its app into `runtime`, and what its headers say (`HeaderFacts`: the
-header check's verdict, the `Config`, whether gzip is accepted; worked out once
-per distinct set of headers) into `request_scope_var`; (3) errors — ``x-*``
+(2) context — the request, what its headers say (`HeaderFacts`: the header
+check's verdict, the `Config`, whether gzip is accepted, whether a body is
+announced; worked out once per distinct set of headers) and the app go into
+`request_scope_var`, where log lines find the user id and key and `runtime`
+the app; (3) errors — ``x-*``
 headers that are not clean UTF-8 text and path ids (``{id}``, ``{type}``) that
 could change a CRM URL are refused (400 before any handler runs), the body is read within
 ``BODY_READ_TIMEOUT`` (408) and one that cannot be decoded is refused (400,
@@ -53,16 +54,16 @@ from dataclasses import dataclass
 from functools import partial, update_wrapper
 from typing import NamedTuple
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from integration_bridge import runtime
 from integration_bridge.appkeys import SETTINGS, Serving
 from integration_bridge.cache.contacts import RESERVED_KEY_PREFIXES
 from integration_bridge.errors import IntegrationErrorType, ServerError
-from integration_bridge.logging import log_request, request_headers_var
+from integration_bridge.logging import log_request, set_request_headers_source
 from integration_bridge.memo import ByteBoundedFIFO, ByteBoundedLRU
 from integration_bridge.models import Config
 from integration_bridge.responses import accepts_gzip
@@ -86,6 +87,8 @@ _log = logging.getLogger("integration_bridge.http")
 _COMPRESS_MIN_BYTES = 1024
 _BODY_READ_TIMEOUT = 30.0
 _PREFLIGHT_METHODS = "GET,HEAD,PUT,PATCH,POST,DELETE"
+# Header names as `istr` (as in aiohttp's `hdrs`): a lookup or a store does not case-fold them.
+_SERVER_TIMING = istr("Server-Timing")
 
 
 CONFIG_MEMO_MAX_BYTES = 4 * 1024 * 1024
@@ -128,6 +131,8 @@ class HeaderFacts:
     """The request's `Config` (None when there is a problem)."""
     gzip: bool
     """Whether the client accepts a gzip-encoded answer."""
+    body: bool
+    """Whether the headers announce a body (``Content-Length`` or ``Transfer-Encoding``)."""
 
 
 # Oldest first, not least recently used: asked on every request, where a C call is what a
@@ -138,12 +143,18 @@ _HEADER_FACTS: ByteBoundedFIFO[tuple[tuple[bytes, bytes], ...], HeaderFacts] = B
 
 
 class RequestScope(NamedTuple):
-    """What the bridge's middleware hands to the routes for the request it runs."""
+    """What the bridge's middleware hands to the routes for the request it runs.
+
+    The one context variable a request sets: its log lines find the request's
+    headers here, and `runtime.current_app` its app.
+    """
 
     request: web.Request
     facts: HeaderFacts
     serving: Serving | None
     """The app's `Serving` (None until the app has started)."""
+    app: web.Application
+    """The bridge's app (the request's own may be a sub-application)."""
 
 
 # `RequestScope._make`'s own way to build one, without a Python call per request.
@@ -155,6 +166,20 @@ request_scope_var: ContextVar[RequestScope | None] = ContextVar(
 """The `RequestScope` of the request the bridge's middleware runs (routes: `config_of`)."""
 
 
+def _scope_headers() -> CIMultiDictProxy[str] | None:
+    scope = request_scope_var.get()
+    return None if scope is None else scope.request.headers
+
+
+def _scope_app() -> web.Application | None:
+    scope = request_scope_var.get()
+    return None if scope is None else scope.app
+
+
+set_request_headers_source(_scope_headers)
+runtime.set_request_app_source(_scope_app)
+
+
 def _header_facts(
     request: web.Request, raw_headers: tuple[tuple[bytes, bytes], ...]
 ) -> HeaderFacts:
@@ -162,7 +187,12 @@ def _header_facts(
     headers = request.headers
     values = " ".join(headers.values())
     problem = "" if _plainly_clean(headers, values) else (_check_headers(raw_headers) or "")
-    facts = HeaderFacts(problem, None if problem else _config_from(request), accepts_gzip(request))
+    facts = HeaderFacts(
+        problem,
+        None if problem else _config_from(request),
+        accepts_gzip(request),
+        hdrs.CONTENT_LENGTH in headers or hdrs.TRANSFER_ENCODING in headers,
+    )
     # Charged twice the header text: the key, and the decoded strings the facts hold.
     _HEADER_FACTS.put(raw_headers, facts, 2 * (len(values) + sum(map(len, headers))))
     return facts
@@ -304,9 +334,9 @@ def _plain_http_error(error: web.HTTPException) -> web.Response:
 
 def _offer_gzip(response: web.StreamResponse, headers: CIMultiDict[str], gzip: bool) -> None:
     """Compress a large body if the client accepts gzip (and say so in Vary either way)."""
-    vary = headers.get("Vary")
+    vary = headers.get(hdrs.VARY)
     if not vary or "accept-encoding" not in vary.lower():
-        headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
+        headers[hdrs.VARY] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
     if gzip:
         response.enable_compression(web.ContentCoding.gzip)
 
@@ -324,23 +354,23 @@ def _cors_origin(origin: str, allowed: frozenset[str] | None) -> str | None:
 
 def _preflight(origin: str, headers: CIMultiDictProxy[str]) -> web.Response:
     response = web.Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = _PREFLIGHT_METHODS
-    requested = headers.get("Access-Control-Request-Headers")
+    response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = _PREFLIGHT_METHODS
+    requested = headers.get(hdrs.ACCESS_CONTROL_REQUEST_HEADERS)
     if requested:
-        response.headers["Access-Control-Allow-Headers"] = requested
-    response.headers["Vary"] = "Origin, Access-Control-Request-Headers"
+        response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = requested
+    response.headers[hdrs.VARY] = "Origin, Access-Control-Request-Headers"
     _allow_origin(response, origin)
     return response
 
 
 def _allow_origin(response: web.StreamResponse, origin: str) -> None:
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = "X-Provider-Key, X-Fetching-State"
+    response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
+    response.headers[hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS] = "true"
+    response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = "X-Provider-Key, X-Fetching-State"
 
 
-Run = Callable[[Handler, bool, web.Request], Awaitable[web.StreamResponse]]
-"""The middleware's steps: ``run(handler, path_ids, request)``."""
+Run = Callable[[Handler, bool, bool, web.Request], Awaitable[web.StreamResponse]]
+"""The middleware's steps: ``run(handler, path_ids, probe, request)``."""
 
 
 class BridgeMiddleware:
@@ -358,7 +388,7 @@ class BridgeMiddleware:
         self.run = run
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        return await self.run(handler, True, request)
+        return await self.run(handler, True, _is_probe(request.match_info.route), request)
 
 
 def _may_have_path_ids(route: web.AbstractRoute) -> bool:
@@ -370,13 +400,22 @@ def _may_have_path_ids(route: web.AbstractRoute) -> bool:
     return "path" not in info  # a plain path has no parameters
 
 
+_PROBE_PATHS = frozenset({"/health"})
+
+
+def _is_probe(route: web.AbstractRoute) -> bool:
+    """Whether ``route`` answers health probes (their successes are not logged)."""
+    resource = route.resource
+    return resource is not None and resource.canonical in _PROBE_PATHS
+
+
 def around_route(middleware: BridgeMiddleware, route: web.AbstractRoute) -> Handler:
     """``route``'s handler run inside ``middleware``, as aiohttp's middleware chain runs it.
 
     Routes whose path has no id parameter skip the path-id check (nothing to check).
     """
     handler = route.handler
-    step = partial(middleware.run, handler, _may_have_path_ids(route))
+    step = partial(middleware.run, handler, _may_have_path_ids(route), _is_probe(route))
     return update_wrapper(step, handler)  # keeps what the handler carries (its OpenAPI operation)
 
 
@@ -395,26 +434,27 @@ def bridge_middleware(
     allowed = None if origins is None else frozenset(origins)
     holder: list[Serving] = [] if serving is None else serving
 
-    async def run(handler: Handler, path_ids: bool, request: web.Request) -> web.StreamResponse:
+    async def run(
+        handler: Handler, path_ids: bool, probe: bool, request: web.Request
+    ) -> web.StreamResponse:
         headers = request.headers
         # 1. CORS: a preflight is answered here, before anything else runs.
-        origin = headers.get("Origin")
+        origin = headers.get(hdrs.ORIGIN)
         if origin is not None:
             origin = _cors_origin(origin, allowed)
         if (
             origin is not None
             and request.method == "OPTIONS"
-            and "Access-Control-Request-Method" in headers
+            and hdrs.ACCESS_CONTROL_REQUEST_METHOD in headers
         ):
             return _preflight(origin, headers)
-        # 2. Context: whose request it is, for every log line, and which app serves it.
-        context_token = request_headers_var.set(headers)
-        app_token = runtime.request_app_var.set(app)  # what request.app is here, one lookup less
+        # 2. Context: what the headers say, and (for every log line) whose request it is
+        # and which app serves it.
         raw_headers = request.raw_headers
         facts = _HEADER_FACTS.get(raw_headers)
         if facts is None:
             facts = _header_facts(request, raw_headers)
-        scope = _new_scope(RequestScope, (request, facts, holder[0] if holder else None))
+        scope = _new_scope(RequestScope, (request, facts, holder[0] if holder else None, app))
         scope_token = request_scope_var.set(scope)
         started = time.perf_counter()
         try:
@@ -430,7 +470,8 @@ def bridge_middleware(
                         value = match_info.get(name)
                         if value is not None and not is_valid_path_id(value):
                             raise ServerError(400, "Invalid id")
-                refused = await _read_body(request) if request.body_exists else None
+                # A request without either header has no body (RFC 9112, 6.3): most never ask.
+                refused = await _read_body(request) if facts.body and request.body_exists else None
                 response = await handler(request) if refused is None else refused
             except web.HTTPException as http_error:
                 if http_error.status < 400:
@@ -442,27 +483,23 @@ def bridge_middleware(
             elapsed_ms = (time.perf_counter() - started) * 1000
             if not response.prepared:
                 response_headers = response.headers
-                response_headers["Server-Timing"] = f"total;dur={elapsed_ms:.1f}"
-                if "Content-Encoding" not in response_headers:
+                response_headers[_SERVER_TIMING] = f"total;dur={elapsed_ms:.1f}"
+                if hdrs.CONTENT_ENCODING not in response_headers:
                     body = getattr(response, "body", None)
                     if isinstance(body, bytes) and len(body) >= _COMPRESS_MIN_BYTES:
                         _offer_gzip(response, response_headers, facts.gzip)
                 if origin is not None:
-                    vary = response_headers.get("Vary")
-                    response_headers["Vary"] = f"{vary}, Origin" if vary else "Origin"
+                    vary = response_headers.get(hdrs.VARY)
+                    response_headers[hdrs.VARY] = f"{vary}, Origin" if vary else "Origin"
                     _allow_origin(response, origin)
-            # 5. The request log line.
-            # `log_request`'s first test, asked first (its logger is `_log`): at ERROR, nothing.
-            if _log.isEnabledFor(logging.INFO):
-                status = response.status
-                if status != 200 or request.path != "/health":
-                    # Health probes come every few seconds from every balancer: only failures
-                    # are news.
-                    log_request(request.method, request.path, status, elapsed_ms, headers)
+            # 5. The request log line. Health probes come every few seconds from every
+            # balancer: only failures are news. Then `log_request`'s first test, asked here
+            # (its logger is `_log`): at ERROR, nothing.
+            status = response.status
+            if (status != 200 or not probe) and _log.isEnabledFor(logging.INFO):
+                log_request(request.method, request.path, status, elapsed_ms, headers)
             return response
         finally:
-            request_headers_var.reset(context_token)
-            runtime.request_app_var.reset(app_token)
             request_scope_var.reset(scope_token)
 
     return BridgeMiddleware(run)

@@ -168,6 +168,45 @@ async def test_successful_requests_are_logged(
     assert any(line.startswith("[request] GET /account/id 200 ") for line in lines), lines
 
 
+class _Unwell(Adapter):
+    def __init__(self) -> None:
+        self.well = True
+
+    async def get_health(self) -> None:
+        if not self.well:
+            raise ServerError(503, "CRM session lost")
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().startswith("[request]")
+    ]
+
+
+@pytest.mark.parametrize("sub_app_middleware", [False, True], ids=["route", "middleware"])
+async def test_health_probes_are_logged_only_when_they_fail(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture, sub_app_middleware: bool
+) -> None:
+    """Balancers ask every few seconds: a healthy answer is not news, a failure is."""
+    adapter = _Unwell()
+    # A sub-application with middlewares of its own makes the bridge's an aiohttp middleware.
+    routes = [("/sub", _sub_app(_failing_middleware))] if sub_app_middleware else []
+    client = await aiohttp_client(create_app(adapter, settings=Settings(), routes=routes))
+    with caplog.at_level(logging.INFO, logger="integration_bridge.http"):
+        for path in ("/health", "/Health/"):  # the tolerant form is the same probe
+            assert (await client.get(path)).status == 200
+        assert (await client.get("/openapi.json")).status == 200
+        adapter.well = False
+        assert (await client.get("/health")).status == 503
+    lines = _request_lines(caplog)
+    assert [line.split(" ")[1:4] for line in lines] == [
+        ["GET", "/openapi.json", "200"],
+        ["GET", "/health", "503"],
+    ], lines
+
+
 async def test_cors_preflight(make_client: ClientFactory) -> None:
     client = await make_client(Failing(RuntimeError()))
     response = await client.options(
@@ -410,14 +449,23 @@ async def test_a_client_hanging_up_mid_body_is_logged_as_400_without_traceback(
     _no_traceback_or_error(caplog)
 
 
+_CHUNKED_START = (
+    b"POST /contacts HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n"
+    b'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n7\r\n{"phone\r\n'
+)
+
+
+@pytest.mark.parametrize(
+    "start", [_post(b'{"phone', length=200), _CHUNKED_START], ids=["length", "chunked"]
+)
 async def test_a_body_that_never_arrives_is_408(
-    make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture, start: bytes
 ) -> None:
     adapter = Writes()
     client = await make_client(adapter, body_read_timeout=0.3)
     reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
     try:
-        writer.write(_post(b'{"phone', length=200))  # and then nothing
+        writer.write(start)  # and then nothing
         await writer.drain()
         answer = await asyncio.wait_for(reader.read(), 5)  # the server closes the connection
     finally:

@@ -22,7 +22,7 @@ import orjson
 from integration_bridge.adapter import Adapter
 from integration_bridge.contacts import prepare_contacts
 from integration_bridge.errors import ServerError
-from integration_bridge.logging import request_headers_var
+from integration_bridge.logging import context_headers, request_headers_var
 from integration_bridge.models import Config
 from integration_bridge.pubsub.factory import topic_path
 from integration_bridge.pubsub.publisher import Publisher, PublishError
@@ -189,16 +189,16 @@ class ContactStreamer:
         self._last_timestamp = timestamp
         ordering_key = f"{config.user_id}:{timestamp}"
         # Keep the user id in the log context of the stream, but not the request's other headers.
-        context_headers = {"x-user-id": config.user_id, "x-provider-key": config.api_key}
+        log_headers = {"x-user-id": config.user_id, "x-provider-key": config.api_key}
         # Every message of the stream carries the starting request's trace context: our
         # span's with tracing on; without, the caller's own, passed on unchanged.
         trace: dict[str, str] | None
         if self.trace_context is not None:
             trace = self.trace_context()
         else:
-            trace = forwarded_trace_context(request_headers_var.get())
+            trace = forwarded_trace_context(context_headers())
         task = asyncio.create_task(
-            self._run(config, timestamp, ordering_key, context_headers, trace or None),
+            self._run(config, timestamp, ordering_key, log_headers, trace or None),
             name=f"stream:{ordering_key}",
         )
         self._running[ordering_key] = task

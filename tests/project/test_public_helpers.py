@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -64,6 +67,41 @@ async def test_contact_cache_items_can_be_read_and_dropped(aiohttp_client: Any) 
     assert await get_contact_cache_item(KEY) is None
     response = await client.get("/contacts", headers=USER_HEADERS)
     assert [c["id"] for c in await response.json()] == ["c-2"]  # fetched afresh at once
+
+
+class LooksUpItsList(ListAdapter):
+    """Answers GET /account/id with the id of the first contact its app has cached."""
+
+    async def get_account_id(self, config: Config) -> str:
+        async def look_up() -> str:
+            cached = await get_contact_cache_item(config.api_key)
+            return "nothing cached" if cached is None else str(cached[0]["id"])
+
+        in_request = await look_up()
+        in_task = await asyncio.create_task(look_up())  # tasks started by the request too
+        return f"{in_request} / {in_task}"
+
+
+async def test_inside_a_request_helpers_use_that_requests_app(aiohttp_client: Any) -> None:
+    """Whatever context the first app's server was started in, its requests find it."""
+    runner = web.AppRunner(create_app(LooksUpItsList(), settings=Settings()))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    # Started from a context that knows no app, as a process serving several might.
+    await asyncio.get_running_loop().create_task(site.start(), context=contextvars.Context())
+    first = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession(headers=USER_HEADERS) as session:
+            await session.get(f"{first}/contacts")  # cached in the first app only
+            second = await aiohttp_client(create_app(LooksUpItsList(), settings=Settings()))
+            # The second app started last: outside a request, it is the one helpers use.
+            assert await get_contact_cache_item(KEY) is None
+            async with session.get(f"{first}/account/id") as response:
+                assert await response.json() == "c-1 / c-1"
+            response = await second.get("/account/id", headers=USER_HEADERS)
+            assert await response.json() == "nothing cached / nothing cached"
+    finally:
+        await runner.cleanup()
 
 
 async def test_contact_cache_items_need_a_running_app() -> None:
