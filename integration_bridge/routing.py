@@ -17,8 +17,9 @@ and the 404/405 answers when they are made.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -87,6 +88,8 @@ class TolerantRouter(web.UrlDispatcher):
         super().__init__()
         self._tolerant: list[_Template] | None = None
         self._wrap: Callable[[web.AbstractRoute], Handler] | None = None
+        # (method, path) of every route with a plain path, once frozen: found as written.
+        self._exact: frozenset[tuple[str, str]] = frozenset()
 
     def run_handlers_in(self, wrap: Callable[[web.AbstractRoute], Handler]) -> None:
         """Answer with ``wrap(route)`` instead of each route's handler (404/405 included).
@@ -111,9 +114,25 @@ class TolerantRouter(web.UrlDispatcher):
                 # aiohttp has no public setter; it calls the handler and awaits the result.
                 route._handler = wrap(route)  # type: ignore[assignment]
         super().freeze()
+        self._exact = frozenset(
+            (route.method, resource.canonical)
+            for resource in self.resources()
+            if isinstance(resource, web.PlainResource)
+            for route in resource
+        )
 
-    async def resolve(self, request: web.Request) -> UrlMappingMatchInfo:
-        """The route for ``request``; on a miss, the route of its canonical path."""
+    def resolve(self, request: web.Request) -> Coroutine[Any, Any, UrlMappingMatchInfo]:
+        """The route for ``request``; on a miss, the route of its canonical path.
+
+        A request for a plain route's own method and path (GET /health, GET
+        /contacts) is certain to be found as written: it gets aiohttp's own
+        resolution, without a coroutine of ours around it.
+        """
+        if (request.method, request.rel_url.path_safe) in self._exact:
+            return _resolve(self, request)
+        return self._resolve_tolerant(request)
+
+    async def _resolve_tolerant(self, request: web.Request) -> UrlMappingMatchInfo:
         match = await _resolve(self, request)  # aiohttp's, without building a `super()`
         if match.__class__ is UrlMappingMatchInfo:  # found (an ABC isinstance is a Python call)
             return match

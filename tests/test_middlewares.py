@@ -317,6 +317,21 @@ async def test_a_sub_apps_own_middlewares_run_inside_the_bridges(aiohttp_client:
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
 
 
+async def test_misses_under_a_sub_apps_prefix_get_the_bridges_answers(
+    aiohttp_client: Any,
+) -> None:
+    app = create_app(Failing(RuntimeError()), settings=Settings(), routes=[("/sub", _sub_app())])
+    client = await aiohttp_client(app)
+    origin = {"Origin": "https://app.example.com"}
+    for response in (
+        await client.get("/sub", headers=origin),  # the prefix alone is no route
+        await client.post("/sub/x", headers=origin),
+    ):
+        assert response.status in (404, 405)
+        assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+        assert response.headers["Server-Timing"].startswith("total;dur=")
+
+
 async def test_sub_apps_mounted_after_create_app(aiohttp_client: Any) -> None:
     from integration_bridge import Settings, create_app
 
