@@ -63,7 +63,9 @@ def _instructions(kind: str, path: str, gzip: bool, requests: int, port: int) ->
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=_ROOT,
-            env={**os.environ, "LOG_LEVEL": "ERROR"},
+            # A fixed hash seed: with a random one, dict and set layouts (and so the
+            # counts) differ by about 1,000 instructions per request from run to run.
+            env={**os.environ, "LOG_LEVEL": "ERROR", "PYTHONHASHSEED": "0"},
         )
         assert server.stdout is not None
         server.stdout.readline()  # "ready"

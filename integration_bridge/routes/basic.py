@@ -9,7 +9,13 @@ from integration_bridge.appkeys import ADAPTER
 from integration_bridge.errors import ServerError
 from integration_bridge.middlewares import config_of, request_scope_var
 from integration_bridge.openapi import Operation, Reply, documented
-from integration_bridge.responses import empty_response, js_string, json_response, text_response
+from integration_bridge.responses import (
+    TEXT_HEADERS,
+    empty_response,
+    js_string,
+    json_response,
+    text_response,
+)
 
 __all__ = ["routes"]
 
@@ -35,7 +41,7 @@ async def health(request: web.Request) -> web.Response:
     # `implements`, inlined (the same class lookup): balancers ask every few seconds.
     if getattr(adapter.__class__, "get_health", _BASE_GET_HEALTH) is not _BASE_GET_HEALTH:
         await adapter.get_health()
-    return web.Response(text="OK", content_type="text/plain")  # `text_response`, inlined
+    return web.Response(body=b"OK", headers=TEXT_HEADERS)  # `text_response("OK")`, inlined
 
 
 @routes.get("/validate-token")

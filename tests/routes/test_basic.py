@@ -39,6 +39,7 @@ async def test_health_ok_without_adapter_health(make_client: ClientFactory) -> N
     response = await client.get("/health")
     assert response.status == 200
     assert await response.text() == "OK"
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
 async def test_health_reports_adapter_failure(make_client: ClientFactory) -> None:
@@ -60,6 +61,7 @@ async def test_validate_token(
     response = await client.get("/validate-token", headers=USER_HEADERS)
     assert response.status == status
     assert await response.text() == body
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
 async def test_account_id_is_a_json_string(make_client: ClientFactory) -> None:
