@@ -495,9 +495,8 @@ def bridge_middleware(
             # 5. The request log line. Health probes come every few seconds from every
             # balancer: only failures are news. Then `log_request`'s first test, asked here
             # (its logger is `_log`): at ERROR, nothing.
-            status = response.status
-            if (status != 200 or not probe) and _log.isEnabledFor(logging.INFO):
-                log_request(request.method, request.path, status, elapsed_ms, headers)
+            if (not probe or response.status != 200) and _log.isEnabledFor(logging.INFO):
+                log_request(request.method, request.path, response.status, elapsed_ms, headers)
             return response
         finally:
             request_scope_var.reset(scope_token)
