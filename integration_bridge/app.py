@@ -232,7 +232,9 @@ def create_app(
         serving.append(Serving(app[ADAPTER], app[CONTACT_CACHE], settings.cache_disabled))
 
     app.on_startup.append(copy_serving)
-    middleware = bridge_middleware(app, settings.cors_origins, serving)
+    middleware = bridge_middleware(
+        app, settings.cors_origins, serving, server_timing=settings.server_timing
+    )
     if any(sub_app.middlewares for sub_app in sub_apps(router)):
         app.middlewares.append(middleware)  # outside the sub-application's own
     else:

@@ -11,8 +11,8 @@ could change a CRM URL are refused (400 before any handler runs), the body is re
 ``BODY_READ_TIMEOUT`` (408) and one that cannot be decoded is refused (400,
 logged without a traceback), and every exception becomes an answer (the one
 place where that happens); (4) timing and compression — the
-``Server-Timing`` header, gzip for large answers to clients that accept it,
-the CORS headers; (5) one log line. Routes get the request's `Config` from
+``Server-Timing`` header (``SERVER_TIMING=true``), gzip for large answers to
+clients that accept it, the CORS headers; (5) one log line. Routes get the request's `Config` from
 `config_of`.
 
 Why one middleware and not five (CORS, context, errors, compression,
@@ -420,12 +420,18 @@ def around_route(middleware: BridgeMiddleware, route: web.AbstractRoute) -> Hand
 
 
 def bridge_middleware(
-    app: web.Application, origins: tuple[str, ...] | None, serving: list[Serving] | None = None
+    app: web.Application,
+    origins: tuple[str, ...] | None,
+    serving: list[Serving] | None = None,
+    *,
+    server_timing: bool = False,
 ) -> BridgeMiddleware:
     """The one middleware of the bridge ``app``, with CORS for ``origins`` (None: any).
 
     ``serving`` holds the app's `Serving` once it has started (empty before);
-    the middleware hands it to the routes in the `RequestScope`.
+    the middleware hands it to the routes in the `RequestScope`. With
+    ``server_timing``, every answer says how long the bridge took
+    (``Server-Timing: total;dur=<ms>``).
 
     CORS reflects an allowed origin with credentials allowed; the origin
     ``null`` (sandboxed frames, ``file:`` pages, some redirects) is never
@@ -480,10 +486,11 @@ def bridge_middleware(
             except Exception as error:
                 response = _error_response(error, request)
             # 4. Timing and compression, while the answer can still change.
-            elapsed_ms = (time.perf_counter() - started) * 1000
             if not response.prepared:
                 response_headers = response.headers
-                response_headers[_SERVER_TIMING] = f"total;dur={elapsed_ms:.1f}"
+                if server_timing:
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    response_headers[_SERVER_TIMING] = f"total;dur={elapsed_ms:.1f}"
                 if hdrs.CONTENT_ENCODING not in response_headers:
                     body = getattr(response, "body", None)
                     if isinstance(body, bytes) and len(body) >= _COMPRESS_MIN_BYTES:
@@ -496,6 +503,7 @@ def bridge_middleware(
             # balancer: only failures are news. Then `log_request`'s first test, asked here
             # (its logger is `_log`): at ERROR, nothing.
             if (not probe or response.status != 200) and _log.isEnabledFor(logging.INFO):
+                elapsed_ms = (time.perf_counter() - started) * 1000
                 log_request(request.method, request.path, response.status, elapsed_ms, headers)
             return response
         finally:

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_plain: bool = False
     metrics_enabled: bool = False
+    server_timing: bool = False
     backend_tracing_enabled: bool = False
     backend_tracing_api_key: SecretStr | None = None
     otel_traces_exporter: Literal["otlp", "console", "none"] | None = None

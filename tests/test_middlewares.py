@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,7 +124,7 @@ async def test_unknown_route_is_404_and_wrong_method_405(make_client: ClientFact
 
 
 async def test_404_and_405_get_cors_and_timing_like_any_answer(make_client: ClientFactory) -> None:
-    client = await make_client(Failing(RuntimeError()))
+    client = await make_client(Failing(RuntimeError()), server_timing=True)
     origin = {"Origin": "https://app.example.com"}
     for response in (
         await client.get("/nope", headers=origin),
@@ -231,10 +232,35 @@ async def test_cors_origins_can_be_restricted(make_client: ClientFactory) -> Non
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-async def test_server_timing_header(make_client: ClientFactory) -> None:
+async def test_server_timing_header_when_asked_for(make_client: ClientFactory) -> None:
+    client = await make_client(Failing(RuntimeError()), server_timing=True)
+    for response in (await client.get("/health"), await client.get("/account/id")):
+        timing = response.headers["Server-Timing"]
+        assert re.fullmatch(r"total;dur=\d+\.\d", timing), timing
+
+
+class _Slow(Adapter):
+    async def get_account_id(self, config: Config) -> str:
+        await asyncio.sleep(0.15)
+        return "account-1"
+
+
+async def test_timing_and_the_log_line_give_milliseconds(make_client: ClientFactory) -> None:
+    with logged_lines("integration_bridge.http", JsonFormatter()) as stream:
+        client = await make_client(_Slow(), server_timing=True)
+        response = await client.get("/account/id", headers=USER_HEADERS)
+    timing = float(response.headers["Server-Timing"].removeprefix("total;dur="))
+    assert 150 <= timing < 5000, timing
+    lines = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    (line,) = [line for line in lines if line["message"].startswith("[request]")]
+    assert 150 <= line["durationMs"] < 5000, line
+
+
+async def test_no_server_timing_header_by_default(make_client: ClientFactory) -> None:
+    """As the original: an answer does not say how long the bridge took unless asked to."""
     client = await make_client(Failing(RuntimeError()))
-    response = await client.get("/health")
-    assert response.headers["Server-Timing"].startswith("total;dur=")
+    for response in (await client.get("/health"), await client.get("/account/id")):
+        assert "Server-Timing" not in response.headers
 
 
 async def test_large_answers_are_compressed_for_gzip_clients(make_client: ClientFactory) -> None:
@@ -320,7 +346,8 @@ async def test_a_sub_apps_own_middlewares_run_inside_the_bridges(aiohttp_client:
 async def test_misses_under_a_sub_apps_prefix_get_the_bridges_answers(
     aiohttp_client: Any,
 ) -> None:
-    app = create_app(Failing(RuntimeError()), settings=Settings(), routes=[("/sub", _sub_app())])
+    settings = Settings(server_timing=True)
+    app = create_app(Failing(RuntimeError()), settings=settings, routes=[("/sub", _sub_app())])
     client = await aiohttp_client(app)
     origin = {"Origin": "https://app.example.com"}
     for response in (

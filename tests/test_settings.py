@@ -26,6 +26,7 @@ def test_defaults() -> None:
     assert settings.pubsub_backend is None
     assert settings.pubsub_api_endpoint == "https://europe-west3-pubsub.googleapis.com"
     assert settings.metrics_enabled is False
+    assert settings.server_timing is False
     assert settings.backend_tracing_enabled is False
     assert settings.backend_tracing_api_key is None
 
@@ -43,6 +44,7 @@ def test_values_are_parsed() -> None:
             "STREAM_MAX_CONCURRENT": "4",
             "BODY_READ_TIMEOUT": "2.5",
             "METRICS_ENABLED": "1",
+            "SERVER_TIMING": "true",
             "LOG_LEVEL": "debug",
             "MAX_BODY_SIZE": "",  # empty counts as unset
         }
@@ -57,6 +59,7 @@ def test_values_are_parsed() -> None:
     assert settings.stream_max_concurrent == 4
     assert settings.body_read_timeout == 2.5
     assert settings.metrics_enabled is True
+    assert settings.server_timing is True
     assert settings.log_level == "DEBUG"
     assert settings.max_body_size == 1024 * 1024
 
