@@ -48,7 +48,8 @@ Fetcher = Callable[[Config], Awaitable[list[dict[str, Any]]]]
 """Fetches and prepares (validates, sanitizes) a user's contact list."""
 
 
-RESERVED_KEY_PREFIXES = ("cache-state:", "AUTH:")
+_STATE_PREFIX = "cache-state:"
+RESERVED_KEY_PREFIXES = (_STATE_PREFIX, "AUTH:")
 """Storage keys that begin so belong to the cache's state entries and the token cache.
 
 A provider key is a storage key of its own (the contact list's), so a provider
@@ -64,7 +65,7 @@ def is_reserved_key(key: str) -> bool:
 
 def cache_state_key(key: str) -> str:
     """The key of the state entry for a contact list key."""
-    return f"cache-state:{key}"
+    return _STATE_PREFIX + key
 
 
 def _now_ms() -> int:
@@ -124,7 +125,7 @@ class ContactCache:
         key = config.api_key
         if not key or key.startswith(RESERVED_KEY_PREFIXES):
             return None
-        read = self.storage.get_many_now("cache-state:" + key, key)  # `cache_state_key`, inlined
+        read = self.storage.get_many_now(_STATE_PREFIX + key, key)  # `cache_state_key`, inlined
         if read is None:
             return None
         state_blob, cached = read
